@@ -1,0 +1,231 @@
+"""One edge node's MQTT link: QoS 1 publishing from the disk outbox, retained state with a last will, back-off.
+
+Batches are written to the :class:`~edge.outbox.Outbox` first and deleted only when the broker acknowledged them
+(PUBACK), so a broker outage or a restart of the node loses nothing; redelivery is harmless because ingest is
+idempotent on ``(sensor, seq)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.outbox import Outbox
+from mallsense.contract import NodeHealth, NodeState, encode, state_topic
+
+log = logging.getLogger(__name__)
+
+_FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Client identifier not valid", "Banned"}
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_ca: str | None = None
+    keepalive: int = 30
+    min_backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+
+
+class BrokerRefused(RuntimeError):
+    """The broker refused the credentials: retrying would not help."""
+
+
+class EdgeLink:
+    """Publishes an edge node's outbox over MQTT and keeps its retained state topic current.
+
+    Args:
+        site, node: identity of this node (topic levels).
+        broker: where and how to connect.
+        outbox: the node's disk outbox; batches are removed only after PUBACK.
+        max_inflight: unacknowledged QoS 1 messages at once; more throughput vs more redelivery after a crash.
+        health_interval_s: how often health is published on the state topic.
+    """
+
+    def __init__(
+        self,
+        site: str,
+        node: str,
+        broker: BrokerConfig,
+        outbox: Outbox,
+        *,
+        max_inflight: int = 200,
+        health_interval_s: float = 10.0,
+    ) -> None:
+        self.site, self.node, self.broker, self.outbox = site, node, broker, outbox
+        self.max_inflight = max_inflight
+        self.health_interval_s = health_interval_s
+        self.state_topic = str(state_topic(site, node))
+        self.published = 0
+        self.sensor_last: dict[str, int] = {}
+        self.fatal: BrokerRefused | None = None
+        self._started = time.monotonic()
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        # owned by the sender thread only (paho calls on_publish while holding its own lock, so the callback
+        # only wakes the sender): outbox id -> paho's message info, whose is_published() turns true on PUBACK.
+        self._inflight: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._resend_all = threading.Event()
+        self._last_sent_id = 0
+        self._client = self._make_client()
+        self._sender = threading.Thread(target=self._send_loop, name=f"edge-{node}-sender", daemon=True)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"mallsense-edge-{self.site}-{self.node}",
+            clean_session=False,  # persistent session: the broker keeps our QoS 1 state across reconnects
+            protocol=mqtt.MQTTv311,
+        )
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls_ca:
+            client.tls_set(ca_certs=self.broker.tls_ca)
+        client.will_set(self.state_topic, self._state_payload("offline"), qos=1, retain=True)
+        client.reconnect_delay_set(int(self.broker.min_backoff_s), int(self.broker.max_backoff_s))
+        client.max_inflight_messages_set(self.max_inflight)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    def start(self) -> EdgeLink:
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=self.broker.keepalive)
+        self._client.loop_start()
+        self._sender.start()
+        return self
+
+    def stop(self, *, drain_timeout_s: float = 5.0) -> None:
+        """Try to drain the outbox for up to ``drain_timeout_s``, publish 'offline', disconnect."""
+        deadline = time.monotonic() + drain_timeout_s
+        while self.outbox.depth() and time.monotonic() < deadline and self._connected.is_set():
+            self._wake.set()
+            time.sleep(0.02)
+        self._stop.set()
+        self._wake.set()
+        self._sender.join(timeout=5)
+        if self._connected.is_set():
+            info = self._client.publish(self.state_topic, self._state_payload("offline"), qos=1, retain=True)
+            info.wait_for_publish(timeout=2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self._connected.wait(timeout)
+
+    def wait_drained(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.fatal:
+                raise self.fatal
+            if self.outbox.depth() == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.01)
+        return False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def notify(self) -> None:
+        """Tell the sender that the outbox has new batches."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ state
+    def health(self) -> NodeHealth:
+        return NodeHealth(
+            uptime_s=round(time.monotonic() - self._started, 1),
+            published=self.published,
+            outbox_depth=self.outbox.depth(),
+            outbox_dropped=self.outbox.dropped,
+            sensors=dict(self.sensor_last),
+        )
+
+    def _state_payload(self, status: str) -> bytes:
+        now = int(time.time() * 1000)
+        health = self.health() if status == "online" else None
+        return encode(NodeState(site=self.site, node=self.node, status=status, ts=now, health=health))
+
+    def publish_state(self) -> None:
+        if self._connected.is_set():
+            self._client.publish(self.state_topic, self._state_payload("online"), qos=1, retain=True)
+
+    # ------------------------------------------------------------------ paho callbacks (network thread)
+    def _on_connect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
+        if reason.is_failure:
+            if str(reason) in _FATAL_CONNACK:
+                self.fatal = BrokerRefused(f"broker refused {self.node}: {reason}")
+                log.error("%s; not retrying", self.fatal)
+                self._stop.set()
+                client.disconnect()
+            else:
+                log.warning("broker refused connection (%s); retrying with back-off", reason)
+            return
+        log.info("node %s connected to %s:%s", self.node, self.broker.host, self.broker.port)
+        if not flags.session_present:
+            # the broker forgot our session: send everything still in the outbox again
+            self._resend_all.set()
+        client.publish(self.state_topic, self._state_payload("online"), qos=1, retain=True)
+        self._connected.set()
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("node %s lost the broker (%s); buffering to the outbox", self.node, reason)
+
+    def _on_publish(self, client, userdata, mid: int, reason, properties) -> None:
+        self._wake.set()
+
+    # ------------------------------------------------------------------ sender thread
+    def _send_loop(self) -> None:
+        last_health = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if time.monotonic() - last_health >= self.health_interval_s:
+                self.publish_state()
+                last_health = time.monotonic()
+            self._settle_acks()
+            if self._resend_all.is_set():
+                self._resend_all.clear()
+                self._inflight.clear()
+                self._last_sent_id = 0
+            while self._connected.is_set() and not self._stop.is_set():
+                self._settle_acks()
+                room = self.max_inflight - len(self._inflight)
+                if room <= 0:
+                    break
+                pending = self.outbox.peek(self._last_sent_id, room)
+                if not pending:
+                    break
+                for item in pending:
+                    info = self._client.publish(item.topic, item.payload, qos=1)
+                    if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                        break
+                    # NO_CONN: paho keeps the QoS 1 message and sends it on reconnect; track it either way
+                    self._inflight[item.id] = info
+                    self._last_sent_id = item.id
+                    if info.rc == mqtt.MQTT_ERR_NO_CONN:
+                        break
+
+    def _settle_acks(self) -> None:
+        done = [box_id for box_id, info in self._inflight.items() if info.is_published()]
+        for box_id in done:
+            del self._inflight[box_id]
+        if done:
+            self.outbox.remove(done)
+            self.published += len(done)

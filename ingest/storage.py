@@ -1,0 +1,78 @@
+"""Database schema management: migrations, and TimescaleDB features when the extension is available.
+
+The same relation names exist in both modes; only their physical form differs (hypertables vs plain tables).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+RAW_TABLES = ("crossing", "occupancy", "track_position", "wifi_sighting", "ble_sighting")
+
+
+@dataclass(frozen=True)
+class StorageInfo:
+    timescale: bool
+    timescale_version: str | None
+    applied: list[str]
+
+
+def _migrations() -> list[tuple[str, str]]:
+    folder = resources.files("ingest") / "migrations"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
+
+
+def timescale_available(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    return row is not None
+
+
+def migrate(dsn: str, *, use_timescale: bool | None = None) -> StorageInfo:
+    """Bring the database to the current schema (idempotent). ``use_timescale=None`` means: if installed."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migration (name text PRIMARY KEY, applied timestamptz DEFAULT now())"
+        )
+        # one migrator at a time: several ingest workers may start together
+        conn.execute("SELECT pg_advisory_lock(hashtext('mallsense.migrate'))")
+        try:
+            done = {r[0] for r in conn.execute("SELECT name FROM schema_migration")}
+            applied = []
+            for name, sql in _migrations():
+                if name in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(sql)
+                    conn.execute("INSERT INTO schema_migration (name) VALUES (%s)", (name,))
+                applied.append(name)
+                log.info("applied migration %s", name)
+            want_ts = timescale_available(conn) if use_timescale is None else use_timescale
+            version = _enable_timescale(conn) if want_ts else None
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('mallsense.migrate'))")
+    return StorageInfo(timescale=version is not None, timescale_version=version, applied=applied)
+
+
+def _enable_timescale(conn: psycopg.Connection) -> str:
+    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()[0]
+    for table in RAW_TABLES:
+        conn.execute(
+            "SELECT create_hypertable(%s::regclass, 'ts', chunk_time_interval => INTERVAL '1 day',"
+            " if_not_exists => true, migrate_data => true)",
+            (table,),
+        )
+    return version
+
+
+def storage_mode(conn: psycopg.Connection) -> str:
+    """'timescaledb <version>' or 'postgresql' (what the cockpit and `mallsense status` show)."""
+    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    return f"timescaledb {row[0]}" if row else "postgresql"

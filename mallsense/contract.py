@@ -1,0 +1,305 @@
+"""The wire contract between edge nodes and ingest: topics and versioned batch payloads.
+
+Every publisher (real collectors and the simulator) and the ingest service use only this module to build and read
+messages, so there is one definition of each schema. The human-readable version is ``docs/contract.md``.
+
+Topics::
+
+    mallsense/v1/<site>/<node>/<kind>/<sensor>    data batches, QoS 1, not retained
+    mallsense/v1/<site>/<node>/state              node state (online/offline + health), QoS 1, retained, last will
+
+A data message is one **batch** of observations from one sensor, with a per-sensor sequence number ``seq`` that
+increases by one for every batch the sensor produces. ``(sensor, seq)`` identifies a batch: redelivery is harmless and
+gaps are visible. Timestamps are integer milliseconds since the Unix epoch (UTC).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "mallsense/v1"
+MAX_PAYLOAD_BYTES = 512 * 1024
+MAX_OBS_PER_BATCH = 20_000
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+_ID_RE = re.compile(ID_PATTERN)
+# 2000-01-01 .. 2100-01-01 in ms: anything outside is not a clock reading.
+TS_MIN_MS = 946_684_800_000
+TS_MAX_MS = 4_102_444_800_000
+
+Ident = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: a-z 0-9 _ . - (max 64)")]
+TimestampMs = Annotated[int, Field(ge=TS_MIN_MS, lt=TS_MAX_MS, description="ms since the Unix epoch, UTC")]
+DeviceKey = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{16,64}$", description="keyed, rotating hash of a device id (hex); never a MAC")
+]
+
+
+class Kind(StrEnum):
+    """What a data batch carries; the ``<kind>`` level of a data topic."""
+
+    CROSSING = "crossing"  # camera: a track crossed an entrance/counting line
+    OCCUPANCY = "occupancy"  # camera: people counted inside a zone
+    POSITION = "position"  # camera: a track's position on the floor plan (heatmaps)
+    WIFI = "wifi"  # WiFi probe-request sightings
+    BLE = "ble"  # BLE advertisement sightings
+
+
+class ContractError(ValueError):
+    """A topic or payload does not follow the contract. ``reason`` is a short machine-friendly code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# --------------------------------------------------------------------------------------------------- topics
+@dataclass(frozen=True, slots=True)
+class DataTopic:
+    site: str
+    node: str
+    kind: Kind
+    sensor: str
+
+    def __str__(self) -> str:
+        return f"{TOPIC_ROOT}/{self.site}/{self.node}/{self.kind.value}/{self.sensor}"
+
+
+@dataclass(frozen=True, slots=True)
+class StateTopic:
+    site: str
+    node: str
+
+    def __str__(self) -> str:
+        return f"{TOPIC_ROOT}/{self.site}/{self.node}/state"
+
+
+def check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ContractError("bad_id", f"{what} {value!r} must match {ID_PATTERN}")
+    return value
+
+
+def data_topic(site: str, node: str, kind: Kind | str, sensor: str) -> DataTopic:
+    try:
+        kind = Kind(kind)
+    except ValueError as exc:
+        raise ContractError("bad_kind", f"unknown kind {kind!r}") from exc
+    return DataTopic(check_id(site, "site"), check_id(node, "node"), kind, check_id(sensor, "sensor"))
+
+
+def state_topic(site: str, node: str) -> StateTopic:
+    return StateTopic(check_id(site, "site"), check_id(node, "node"))
+
+
+def parse_topic(topic: str) -> DataTopic | StateTopic:
+    """Parse a concrete topic; raise ContractError for anything that is not ours or is malformed."""
+    parts = topic.split("/")
+    if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_ROOT:
+        raise ContractError("bad_topic", f"{topic!r} is not under {TOPIC_ROOT}/")
+    rest = parts[2:]
+    if len(rest) == 3 and rest[2] == "state":
+        return state_topic(rest[0], rest[1])
+    if len(rest) == 4:
+        return data_topic(*rest)
+    raise ContractError("bad_topic", f"{topic!r} has {len(rest)} levels after {TOPIC_ROOT}/, expected 3 or 4")
+
+
+def subscription(site: str = "+", *, shared_group: str | None = None) -> list[str]:
+    """Topic filters an ingest worker subscribes to (optionally as an MQTT shared subscription)."""
+    filters = [f"{TOPIC_ROOT}/{site}/+/+/+", f"{TOPIC_ROOT}/{site}/+/state"]
+    if shared_group:
+        return [f"$share/{shared_group}/{f}" for f in filters]
+    return filters
+
+
+# --------------------------------------------------------------------------------------------------- payloads
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CrossingObs(_Strict):
+    """A tracked person crossed a counting line. ``dir`` is ``in`` when moving into the mall/zone."""
+
+    ts: TimestampMs
+    line: Ident = Field(description="entrance/counting line id from the site file")
+    dir: Literal["in", "out"]
+    track: int = Field(ge=0, description="ephemeral tracker id, unique per sensor for a short time only")
+
+
+class OccupancyObs(_Strict):
+    """People counted inside a zone at one instant (a snapshot, not a flow)."""
+
+    ts: TimestampMs
+    zone: Ident
+    count: int = Field(ge=0, le=100_000)
+
+
+class PositionObs(_Strict):
+    """A track's position in the floor frame (metres, the floor's own origin) for heatmaps and paths."""
+
+    ts: TimestampMs
+    track: int = Field(ge=0)
+    floor: Ident
+    x: float = Field(ge=-10_000, le=10_000)
+    y: float = Field(ge=-10_000, le=10_000)
+
+
+class WifiObs(_Strict):
+    """One probe request heard. ``dev`` is the keyed, rotating hash of the source MAC."""
+
+    ts: TimestampMs
+    dev: DeviceKey
+    rssi: int = Field(ge=-120, le=0, description="dBm from radiotap")
+    rand: bool = Field(description="source MAC is locally administered (randomized)")
+    ch: int | None = Field(default=None, ge=1, le=233, description="channel")
+    sn: int | None = Field(default=None, ge=0, le=4095, description="802.11 sequence number")
+    fp: str | None = Field(default=None, max_length=64, description="hash of the information elements")
+
+
+class BleObs(_Strict):
+    """One BLE advertisement heard. ``dev`` is the keyed hash of the advertiser's identity (e.g. app beacon id)."""
+
+    ts: TimestampMs
+    dev: DeviceKey
+    rssi: int = Field(ge=-127, le=20)
+    tx: int | None = Field(default=None, ge=-127, le=20, description="calibrated power at 1 m, dBm")
+    frame: Literal["ibeacon", "eddystone", "altbeacon", "other"] = "ibeacon"
+
+
+OBS_MODELS: dict[Kind, type[_Strict]] = {
+    Kind.CROSSING: CrossingObs,
+    Kind.OCCUPANCY: OccupancyObs,
+    Kind.POSITION: PositionObs,
+    Kind.WIFI: WifiObs,
+    Kind.BLE: BleObs,
+}
+
+
+class _BatchBase(_Strict):
+    v: Literal[1] = SCHEMA_VERSION
+    site: Ident
+    node: Ident
+    sensor: Ident
+    seq: int = Field(ge=0, description="per-sensor batch number, +1 per batch")
+    sent: TimestampMs = Field(description="when the batch was closed at the edge")
+
+
+class CrossingBatch(_BatchBase):
+    kind: Literal[Kind.CROSSING] = Kind.CROSSING
+    obs: list[CrossingObs] = Field(max_length=MAX_OBS_PER_BATCH)
+
+
+class OccupancyBatch(_BatchBase):
+    kind: Literal[Kind.OCCUPANCY] = Kind.OCCUPANCY
+    obs: list[OccupancyObs] = Field(max_length=MAX_OBS_PER_BATCH)
+
+
+class PositionBatch(_BatchBase):
+    kind: Literal[Kind.POSITION] = Kind.POSITION
+    obs: list[PositionObs] = Field(max_length=MAX_OBS_PER_BATCH)
+
+
+class WifiBatch(_BatchBase):
+    kind: Literal[Kind.WIFI] = Kind.WIFI
+    obs: list[WifiObs] = Field(max_length=MAX_OBS_PER_BATCH)
+
+
+class BleBatch(_BatchBase):
+    kind: Literal[Kind.BLE] = Kind.BLE
+    obs: list[BleObs] = Field(max_length=MAX_OBS_PER_BATCH)
+
+
+Batch = Annotated[
+    CrossingBatch | OccupancyBatch | PositionBatch | WifiBatch | BleBatch, Field(discriminator="kind")
+]
+BATCH_MODELS: dict[Kind, type[_BatchBase]] = {
+    Kind.CROSSING: CrossingBatch,
+    Kind.OCCUPANCY: OccupancyBatch,
+    Kind.POSITION: PositionBatch,
+    Kind.WIFI: WifiBatch,
+    Kind.BLE: BleBatch,
+}
+_BATCH = TypeAdapter(Batch)
+
+
+class NodeHealth(_Strict):
+    uptime_s: float = Field(ge=0)
+    published: int = Field(ge=0, description="batches acknowledged by the broker since start")
+    outbox_depth: int = Field(ge=0, description="batches waiting on disk for the broker")
+    outbox_dropped: int = Field(default=0, ge=0, description="batches dropped because the outbox was full")
+    sensors: dict[str, TimestampMs] = Field(default_factory=dict, description="sensor id -> last observation")
+
+
+class NodeState(_Strict):
+    v: Literal[1] = SCHEMA_VERSION
+    site: Ident
+    node: Ident
+    status: Literal["online", "offline"]
+    ts: TimestampMs
+    health: NodeHealth | None = None
+
+
+_STATE = TypeAdapter(NodeState)
+
+
+def encode(message: _BatchBase | NodeState) -> bytes:
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def decode_batch(topic: DataTopic, payload: bytes) -> _BatchBase:
+    """Validate a data payload against the contract and against the topic it arrived on."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        batch = _BATCH.validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(_reason(exc), _summary(exc)) from exc
+    mismatch = [
+        f"{name}={getattr(batch, name)!r} but topic says {getattr(topic, name)!r}"
+        for name in ("site", "node", "sensor", "kind")
+        if getattr(batch, name) != getattr(topic, name)
+    ]
+    if mismatch:
+        raise ContractError("topic_mismatch", "; ".join(mismatch))
+    return batch
+
+
+def decode_state(topic: StateTopic, payload: bytes) -> NodeState | None:
+    """Validate a state payload; an empty payload (a cleared retained message) gives None."""
+    if not payload:
+        return None
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        state = _STATE.validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(_reason(exc), _summary(exc)) from exc
+    if (state.site, state.node) != (topic.site, topic.node):
+        raise ContractError("topic_mismatch", f"state names {state.site}/{state.node}, topic {topic}")
+    return state
+
+
+def _reason(exc: ValidationError) -> str:
+    errors: list[Any] = exc.errors()
+    if errors[0]["type"] == "json_invalid":
+        return "invalid_json"
+    if any(e["loc"][-1:] == ("v",) and len(e["loc"]) <= 2 for e in errors):
+        return "bad_version"
+    if errors[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return "bad_kind"
+    return "schema"
+
+
+def _summary(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
