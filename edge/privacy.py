@@ -1,0 +1,72 @@
+"""Device identity at the edge: raw MAC / advertiser ids become keyed, rotating hashes at once.
+
+A node holds a long-term secret (from its config or environment, never published). For each rotation period
+(a local calendar day in ``strict`` mode, ``rotation_days`` days in ``pseudonymous`` mode) it derives a period key
+``HMAC(secret, site | period)`` and hashes identifiers with it. Without the secret the hashes cannot be reversed or
+linked across periods; after a period ends even the node cannot recompute the old key unless it keeps the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+EPOCH = date(2000, 1, 1)
+KEY_HEX_CHARS = 32  # 128-bit device keys
+
+
+class DeviceKeyer:
+    """Turns identifiers into period-scoped device keys (hex). Thread-safe; caches the current period key.
+
+    >>> keyer = DeviceKeyer(b"node-secret", site="demo-mall", tz="UTC", rotation_days=1)
+    >>> a = keyer.key(b"phone-1", 1764547200000)
+    >>> a == keyer.key(b"phone-1", 1764547200000 + 3_600_000), a == keyer.key(b"phone-1", 1764547200000 + 86_400_000)
+    (True, False)
+    """
+
+    def __init__(self, secret: bytes, *, site: str, tz: str, rotation_days: int = 1) -> None:
+        if len(secret) < 8:
+            raise ValueError("the device-key secret must be at least 8 bytes")
+        if rotation_days < 1:
+            raise ValueError("rotation_days must be at least 1")
+        self._secret = secret
+        self.site = site
+        self.tz = ZoneInfo(tz)
+        self.rotation_days = rotation_days
+        self._cache: tuple[int, bytes] | None = None
+
+    def period(self, ts_ms: int) -> int:
+        local_day = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(self.tz).date()
+        return (local_day - EPOCH).days // self.rotation_days
+
+    def _period_key(self, period: int) -> bytes:
+        cached = self._cache
+        if cached is not None and cached[0] == period:
+            return cached[1]
+        key = hmac.new(self._secret, f"{self.site}|{period}".encode(), hashlib.sha256).digest()
+        self._cache = (period, key)
+        return key
+
+    def key(self, identifier: bytes, ts_ms: int) -> str:
+        """The device key of ``identifier`` (a MAC's 6 bytes, an advertiser id) in the period holding ``ts_ms``."""
+        digest = hmac.new(self._period_key(self.period(ts_ms)), identifier, hashlib.sha256).hexdigest()
+        return digest[:KEY_HEX_CHARS]
+
+    def stable_key(self, identifier: bytes) -> str:
+        """A key that does not rotate: only for consented identities (member app ids), see DESIGN.md."""
+        return hmac.new(self._secret, b"consented|" + identifier, hashlib.sha256).hexdigest()[:KEY_HEX_CHARS]
+
+
+def mac_bytes(mac: str) -> bytes:
+    """'AA:BB:..' or 'aa-bb-..' → 6 bytes (raises ValueError otherwise)."""
+    raw = bytes.fromhex(mac.replace(":", "").replace("-", ""))
+    if len(raw) != 6:
+        raise ValueError("a MAC address has 6 bytes")
+    return raw
+
+
+def is_locally_administered(mac: bytes) -> bool:
+    """Randomized MACs set the locally-administered bit (0x02 of the first octet)."""
+    return bool(mac[0] & 0x02)
