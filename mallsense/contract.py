@@ -159,7 +159,9 @@ class WifiObs(_Strict):
     rand: bool = Field(description="source MAC is locally administered (randomized)")
     ch: int | None = Field(default=None, ge=1, le=233, description="channel")
     sn: int | None = Field(default=None, ge=0, le=4095, description="802.11 sequence number")
-    fp: str | None = Field(default=None, max_length=64, description="hash of the information elements")
+    fp: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{1,64}$", description="hex hash of the information elements"
+    )
 
 
 class BleObs(_Strict):

@@ -1,0 +1,217 @@
+"""The ingest service: MQTT in, validated batches to the database, acknowledgement only after commit.
+
+Messages are received with manual acknowledgement on a persistent session. The writer thread decodes them against
+the contract, collects a flush (by size or time), writes it in one transaction (:func:`ingest.writer.write_flush`)
+and only then acknowledges each message to the broker, in the order received. Anything that fails validation is
+written to ``dead_letter`` with a reason. If the database is down nothing is acknowledged; the flush is retried
+with back-off and the broker holds the rest (its in-flight window bounds our memory).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.publisher import BrokerConfig
+from ingest.validation import Rejected, Validator
+from ingest.writer import DeadLetter, write_flush
+from mallsense.contract import NodeState, subscription
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Settings of one ingest worker.
+
+    Args:
+        flush_obs: observations per database transaction; larger is faster, smaller lowers latency.
+        flush_interval_s: longest a received message waits before its flush.
+        shared_group: MQTT shared-subscription group; several workers with one group split the stream.
+    """
+
+    dsn: str
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    site: str = "+"
+    client_id: str = "mallsense-ingest"
+    shared_group: str | None = None
+    flush_obs: int = 20_000
+    flush_interval_s: float = 0.25
+    max_future_s: float = 24 * 3600
+
+
+@dataclass
+class IngestStats:
+    messages: int = 0
+    new_batches: int = 0
+    duplicate_batches: int = 0
+    rows: int = 0
+    dead_letters: int = 0
+    flushes: int = 0
+    db_errors: int = 0
+    last_flush_at: float | None = None
+
+
+@dataclass(slots=True)
+class _Message:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    generation: int
+
+
+class Ingest:
+    """One ingest worker. ``start()`` returns at once; ``stop()`` flushes what it holds and disconnects."""
+
+    def __init__(self, config: IngestConfig, validator: Validator | None = None) -> None:
+        self.config = config
+        self.validator = validator or Validator(max_future_s=config.max_future_s)
+        self.stats = IngestStats()
+        self._inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._generation = 0
+        self._conn: psycopg.Connection | None = None
+        self._client = self._make_client()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+
+    # ------------------------------------------------------------------ MQTT side (paho thread)
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.config.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        b = self.config.broker
+        if b.username:
+            client.username_pw_set(b.username, b.password)
+        if b.tls_ca:
+            client.tls_set(ca_certs=b.tls_ca)
+        client.reconnect_delay_set(int(b.min_backoff_s), int(b.max_backoff_s))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if reason.is_failure:
+            log.error("ingest: broker refused connection: %s", reason)
+            return
+        self._generation += 1
+        for topic_filter in subscription(self.config.site, shared_group=self.config.shared_group):
+            client.subscribe(topic_filter, qos=1)
+        self._connected.set()
+        log.info("ingest connected to %s:%s (session present: %s)", self.config.broker.host,
+                 self.config.broker.port, flags.session_present)
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("ingest lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        self._inbox.put(_Message(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation))
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Ingest:
+        self._connect_db()
+        self._client.connect_async(self.config.broker.host, self.config.broker.port,
+                                   keepalive=self.config.broker.keepalive)
+        self._client.loop_start()
+        self._writer.start()
+        return self
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._writer.join(timeout=30)
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._conn is not None:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ writer thread
+    def _connect_db(self) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.config.dsn)
+
+    def _write_loop(self) -> None:
+        pending: list[_Message] = []
+        first_at = 0.0
+        pending_obs = 0
+        while True:
+            timeout = 0.05 if pending else 0.2
+            try:
+                msg = self._inbox.get(timeout=timeout)
+                if not pending:
+                    first_at = time.monotonic()
+                pending.append(msg)
+                pending_obs += max(1, len(msg.payload) // 80)  # cheap size estimate before decoding
+            except queue.Empty:
+                pass
+            due = pending and (
+                pending_obs >= self.config.flush_obs
+                or time.monotonic() - first_at >= self.config.flush_interval_s
+                or self._stop.is_set()
+            )
+            if due:
+                if self._flush(pending):
+                    pending, pending_obs = [], 0
+                elif self._stop.is_set():
+                    return  # database unreachable at shutdown: unacknowledged, the broker keeps them
+                else:
+                    time.sleep(min(5.0, 0.2 * 2 ** min(self.stats.db_errors, 5)))
+            elif self._stop.is_set() and not pending and self._inbox.empty():
+                return
+
+    def _flush(self, messages: list[_Message]) -> bool:
+        batches, states, dead = [], [], []
+        for m in messages:
+            try:
+                decoded = self.validator.decode(m.topic, m.payload)
+            except Rejected as rej:
+                dead.append(DeadLetter(m.topic, rej.reason, rej.detail, m.payload))
+                continue
+            if isinstance(decoded, NodeState):
+                states.append(decoded)
+            elif decoded is not None:
+                batches.append(decoded)
+        try:
+            self._connect_db()
+            with self._conn.transaction():
+                result = write_flush(self._conn, batches, states, dead)
+        except psycopg.Error as exc:
+            self.stats.db_errors += 1
+            log.warning("ingest: database write failed (%s); will retry, nothing acknowledged", exc)
+            if self._conn is not None and not self._conn.closed:
+                try:
+                    self._conn.close()
+                except psycopg.Error:
+                    log.debug("closing a broken connection failed", exc_info=True)
+            self._conn = None
+            return False
+        gen = self._generation
+        for m in messages:
+            if m.qos > 0 and m.generation == gen:  # older generations: the broker redelivers them anyway
+                self._client.ack(m.mid, m.qos)
+        s = self.stats
+        s.messages += len(messages)
+        s.new_batches += result.new_batches
+        s.duplicate_batches += result.duplicate_batches
+        s.rows += sum(result.rows.values())
+        s.dead_letters += result.dead_letters
+        s.flushes += 1
+        s.last_flush_at = time.time()
+        return True
