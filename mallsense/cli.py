@@ -1,0 +1,161 @@
+"""The ``mallsense`` command: one entry point with a subcommand per process of the system."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from mallsense.settings import SettingsError, broker_from_url, dsn_from
+from mallsense.yamlconf import ConfigError
+
+log = logging.getLogger("mallsense")
+
+
+def _stop_event() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so every command stops cleanly."""
+    stop = threading.Event()
+
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("stopping (signal %s); press Ctrl-C again to force", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mallsense.site import load_site
+
+    site = load_site(args.site)
+    print(
+        f"{args.site or 'demo mall'}: OK — site {site.site.id!r}, {len(site.floors)} floors, {len(site.zones)} zones, "
+        f"{len(site.stores)} stores, {len(site.entrances)} entrances, {len(site.sensors)} sensors on "
+        f"{len(site.nodes)} nodes, {len(site.beacons)} beacons, {len(site.campaigns)} campaigns"
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ingest.storage import migrate
+
+    info = migrate(dsn_from(args.dsn))
+    mode = f"TimescaleDB {info.timescale_version}" if info.timescale else "plain PostgreSQL"
+    print(f"schema up to date ({mode}); applied now: {', '.join(info.applied) or 'nothing'}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.consumer import Ingest, IngestConfig
+    from ingest.storage import migrate
+    from ingest.validation import Validator
+    from mallsense.site import load_site
+
+    dsn = dsn_from(args.dsn)
+    migrate(dsn)
+    sites = {s.site.id: s for s in (load_site(p) for p in (args.site or [None]))}
+    config = IngestConfig(dsn=dsn, broker=broker_from_url(args.mqtt), client_id=args.client_id,
+                          shared_group=args.shared_group)
+    stop = _stop_event()
+    ingest = Ingest(config, Validator(sites, max_future_s=config.max_future_s)).start()
+    print(f"ingest running for sites {', '.join(sites)} (Ctrl-C to stop)")
+    while not stop.wait(10):
+        s = ingest.stats
+        log.info("ingest: %d messages, %d batches (+%d duplicates), %d rows, %d dead letters",
+                 s.messages, s.new_batches, s.duplicate_batches, s.rows, s.dead_letters)
+    ingest.stop()
+    return 0
+
+
+def cmd_cockpit(args: argparse.Namespace) -> int:
+    from dashboards.app import create_app
+    from mallsense.site import load_site
+
+    app = create_app(dsn_from(args.dsn), load_site(args.site))
+    print(f"cockpit on http://{args.host}:{args.port}/")
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from mallsense.simcli import run_simulation
+
+    return run_simulation(args, broker_from_url(args.mqtt) if not args.offline else None, _stop_event())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mallsense.demo import run_demo
+
+    return run_demo(args, _stop_event())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mallsense", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run everything on localhost: simulated mall → MQTT → database → cockpit")
+    p.add_argument("--home", type=Path, default=Path(".mallsense/demo"), help="folder for the private servers' data")
+    p.add_argument("--port", type=int, default=8050, help="cockpit port (127.0.0.1)")
+    p.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second")
+    p.add_argument("--scale", type=float, default=1.0, help="visitor volume relative to the site file")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.add_argument("--fresh", action="store_true", help="wipe the demo database first")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("simulate", help="simulate days of the mall and publish them through the edge path")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.add_argument("--start", help="first local date, YYYY-MM-DD (default: 7 days ago)")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--speed", type=float, default=None, help="simulated s per real s (default: as fast as possible)")
+    p.add_argument("--out", type=Path, default=Path(".mallsense/sim"), help="folder for ground truth")
+    p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
+    p.add_argument("--offline", action="store_true", help="do not publish; only write ground truth")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("ingest", help="subscribe to the broker and write to the database")
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
+    p.add_argument("--site", type=Path, action="append", help="site file(s) whose sensors are accepted")
+    p.add_argument("--client-id", default="mallsense-ingest", help="MQTT client id (persistent session)")
+    p.add_argument("--shared-group", help="MQTT shared-subscription group to split load across workers")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("cockpit", help="serve the Dash cockpit (use gunicorn 'dashboards.wsgi:server' in production)")
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.add_argument("--site", type=Path, default=None)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.set_defaults(func=cmd_cockpit)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("validate-config", help="check a site file; errors name file, line and field")
+    p.add_argument("site", type=Path, nargs="?", default=None)
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ConfigError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
