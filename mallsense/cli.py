@@ -84,9 +84,18 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from mallsense.simcli import run_simulation
+    from datetime import date, timedelta
 
-    return run_simulation(args, broker_from_url(args.mqtt) if not args.offline else None, _stop_event())
+    from mallsense.site import load_site
+    from simulator.run import simulate
+
+    site = load_site(args.site)
+    start = date.fromisoformat(args.start) if args.start else date.today() - timedelta(days=7)
+    broker = None if args.offline else broker_from_url(args.mqtt)
+    simulate(site, start, args.days, broker=broker, outdir=args.out, scale=args.scale, seed=args.seed,
+             speed=args.speed, stop_event=_stop_event(), progress=True)
+    print(f"ground truth in {args.out / 'truth'}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
