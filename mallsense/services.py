@@ -110,6 +110,11 @@ class PostgresServer:
     port: int = field(default_factory=free_port)
     fast: bool = False  # fsync off: for throwaway test clusters only
     install: bool = True
+    timescale: bool | None = None  # preload TimescaleDB: None = if its library is installed
+
+    @staticmethod
+    def timescale_installed(bindir: Path) -> bool:
+        return (bindir.parent / "lib" / "timescaledb.so").exists()
 
     @property
     def dsn(self) -> str:
@@ -145,6 +150,9 @@ class PostgresServer:
         options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c max_connections=100"
         if self.fast:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        use_timescale = self.timescale_installed(bindir) if self.timescale is None else self.timescale
+        if use_timescale:
+            options += " -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
         logfile = self.datadir / "server.log"
         done = self._run(str(bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options, "-l", str(logfile),
                          "-w", "-t", str(int(timeout)), "start")
