@@ -15,11 +15,11 @@ from datetime import date, datetime, time, timedelta
 import psycopg
 from werkzeug.serving import make_server
 
+from edge.publisher import BrokerConfig
 from ingest.consumer import Ingest, IngestConfig
 from ingest.storage import migrate
 from ingest.validation import Validator
 from mallsense.services import DB_NAME, MosquittoServer, PostgresServer
-from edge.publisher import BrokerConfig
 from mallsense.site import Site, load_site
 
 log = logging.getLogger(__name__)

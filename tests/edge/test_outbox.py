@@ -28,7 +28,9 @@ def test_batches_and_seq_survive_a_restart(tmp_path):
     assert [p.topic for p in reopened.peek(0, 10)] == ["mallsense/v1/demo/n1/crossing/cam-1"] * 2
 
 
-@pytest.mark.parametrize("policy, kept", [(FullPolicy.DROP_OLDEST, [b"3", b"4"]), (FullPolicy.REJECT_NEW, [b"0", b"1"])])
+@pytest.mark.parametrize(
+    "policy, kept", [(FullPolicy.DROP_OLDEST, [b"3", b"4"]), (FullPolicy.REJECT_NEW, [b"0", b"1"])]
+)
 def test_full_policy(policy, kept):
     box = Outbox(None, max_batches=2, policy=policy)
     for i in range(5):

@@ -20,7 +20,7 @@ def relations(dsn: str) -> set[str]:
 def test_plain_postgresql_schema_is_complete_and_idempotent(empty_db_dsn):
     first = migrate(empty_db_dsn, use_timescale=False)
     assert first.applied and not first.timescale
-    assert RELATIONS <= relations(empty_db_dsn)
+    assert relations(empty_db_dsn) >= RELATIONS
     again = migrate(empty_db_dsn, use_timescale=False)
     assert again.applied == []
     with psycopg.connect(empty_db_dsn) as conn:
@@ -33,7 +33,7 @@ def test_timescaledb_turns_raw_tables_into_hypertables(empty_db_dsn):
             pytest.skip("the timescaledb extension is not installed on this machine (plain PostgreSQL covered above)")
     info = migrate(empty_db_dsn)
     assert info.timescale
-    assert RELATIONS <= relations(empty_db_dsn)
+    assert relations(empty_db_dsn) >= RELATIONS
     with psycopg.connect(empty_db_dsn) as conn:
         hypertables = {r[0] for r in conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables")}
         assert storage_mode(conn).startswith("timescaledb")
