@@ -20,8 +20,9 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.publisher import BrokerConfig
+from ingest import rollups
 from ingest.validation import Rejected, Validator
-from ingest.writer import DeadLetter, write_flush
+from ingest.writer import DeadLetter, ms_to_dt, write_flush
 from mallsense.contract import NodeState, subscription
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class IngestConfig:
     flush_obs: int = 20_000
     flush_interval_s: float = 0.25
     max_future_s: float = 24 * 3600
+    rollup_interval_s: float = 30.0
 
 
 @dataclass
@@ -79,7 +81,10 @@ class Ingest:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._generation = 0
+        self._timescale = False
         self._conn: psycopg.Connection | None = None
+        self._dirty_since: int | None = None  # oldest observation written since the last rollup refresh (ms)
+        self._last_rollup = time.monotonic()
         self._client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
@@ -146,6 +151,8 @@ class Ingest:
     def _connect_db(self) -> None:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.config.dsn)
+            self._timescale = rollups.is_continuous(self._conn)
+            self._conn.commit()
 
     def _write_loop(self) -> None:
         pending: list[_Message] = []
@@ -174,7 +181,26 @@ class Ingest:
                 else:
                     time.sleep(min(5.0, 0.2 * 2 ** min(self.stats.db_errors, 5)))
             elif self._stop.is_set() and not pending and self._inbox.empty():
+                self._refresh_rollups()
                 return
+            if time.monotonic() - self._last_rollup >= self.config.rollup_interval_s:
+                self._refresh_rollups()
+
+    def _refresh_rollups(self) -> None:
+        """Plain PostgreSQL: recompute the rollup buckets touched since the last refresh (TimescaleDB: no-op)."""
+        self._last_rollup = time.monotonic()
+        if self._dirty_since is None or self._conn is None or self._timescale:
+            return
+        since = ms_to_dt(self._dirty_since)
+        try:
+            rollups.refresh(self._conn, since)
+            self._conn.commit()
+        except psycopg.Error as exc:
+            log.warning("ingest: rollup refresh failed (%s); will retry", exc)
+            if not self._conn.closed:
+                self._conn.rollback()
+            return
+        self._dirty_since = None
 
     def _flush(self, messages: list[_Message]) -> bool:
         batches, states, dead = [], [], []
@@ -202,6 +228,9 @@ class Ingest:
                     log.debug("closing a broken connection failed", exc_info=True)
             self._conn = None
             return False
+        oldest = min((min(o.ts for o in b.obs) for b in batches if b.obs), default=None)
+        if oldest is not None:
+            self._dirty_since = oldest if self._dirty_since is None else min(self._dirty_since, oldest)
         gen = self._generation
         for m in messages:
             if m.qos > 0 and m.generation == gen:  # older generations: the broker redelivers them anyway

@@ -11,6 +11,8 @@ from importlib import resources
 
 import psycopg
 
+from ingest import rollups
+
 log = logging.getLogger(__name__)
 
 RAW_TABLES = ("crossing", "occupancy", "track_position", "wifi_sighting", "ble_sighting")
@@ -55,6 +57,7 @@ def migrate(dsn: str, *, use_timescale: bool | None = None) -> StorageInfo:
                 log.info("applied migration %s", name)
             want_ts = timescale_available(conn) if use_timescale is None else use_timescale
             version = _enable_timescale(conn) if want_ts else None
+            applied += rollups.ensure(conn, timescale=version is not None)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('mallsense.migrate'))")
     return StorageInfo(timescale=version is not None, timescale_version=version, applied=applied)
