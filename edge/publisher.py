@@ -196,36 +196,48 @@ class EdgeLink:
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
-            if time.monotonic() - last_health >= self.health_interval_s:
-                self.publish_state()
-                last_health = time.monotonic()
+            try:
+                if time.monotonic() - last_health >= self.health_interval_s:
+                    self.publish_state()
+                    last_health = time.monotonic()
+                self._send_pending()
+            except Exception:  # noqa: BLE001 - the sender must outlive any single failure; the outbox keeps data
+                log.exception("edge sender of %s failed; retrying", self.node)
+                time.sleep(1.0)
+
+    def _send_pending(self) -> None:
+        self._settle_acks()
+        if self._resend_all.is_set():
+            self._resend_all.clear()
+            self._inflight.clear()
+            self._last_sent_id = 0
+        while self._connected.is_set() and not self._stop.is_set():
             self._settle_acks()
-            if self._resend_all.is_set():
-                self._resend_all.clear()
-                self._inflight.clear()
-                self._last_sent_id = 0
-            while self._connected.is_set() and not self._stop.is_set():
-                self._settle_acks()
-                room = self.max_inflight - len(self._inflight)
-                if room <= 0:
-                    break
-                pending = self.outbox.peek(self._last_sent_id, room)
-                if not pending:
-                    break
-                for item in pending:
-                    info = self._client.publish(item.topic, item.payload, qos=1)
-                    if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                        break
-                    # NO_CONN: paho keeps the QoS 1 message and sends it on reconnect; track it either way
-                    self._inflight[item.id] = info
-                    self._last_sent_id = item.id
-                    if info.rc == mqtt.MQTT_ERR_NO_CONN:
-                        break
+            room = self.max_inflight - len(self._inflight)
+            if room <= 0:
+                return
+            pending = self.outbox.peek(self._last_sent_id, room)
+            if not pending:
+                return
+            for item in pending:
+                info = self._client.publish(item.topic, item.payload, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    return  # not connected: paho may still send its copy later; ours is resent from the outbox
+                self._inflight[item.id] = info
+                self._last_sent_id = item.id
 
     def _settle_acks(self) -> None:
-        done = [box_id for box_id, info in self._inflight.items() if info.is_published()]
-        for box_id in done:
+        """Delete acknowledged batches from the outbox; schedule those paho gave up on (connection lost) again."""
+        done, lost = [], []
+        for box_id, info in self._inflight.items():
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                lost.append(box_id)
+            elif info.is_published():
+                done.append(box_id)
+        for box_id in done + lost:
             del self._inflight[box_id]
+        if lost:
+            self._last_sent_id = min(self._last_sent_id, min(lost) - 1)
         if done:
             self.outbox.remove(done)
             self.published += len(done)

@@ -13,6 +13,7 @@ from edge.publisher import BrokerConfig, EdgeLink
 from ingest.consumer import Ingest, IngestConfig
 from mallsense.contract import CrossingObs, Kind
 from mallsense.services import MosquittoServer
+from tests.netfault import CuttableLink
 
 pytestmark = pytest.mark.integration
 T0 = 1_764_547_200_000
@@ -23,12 +24,14 @@ def rows(dsn: str) -> list[tuple]:
         return conn.execute("SELECT seq, count(*), min(ts) FROM crossing GROUP BY seq ORDER BY seq").fetchall()
 
 
-def test_outbox_drains_after_a_broker_outage_with_original_timestamps(db_dsn, tmp_path):
+def test_outbox_drains_after_a_network_outage_with_original_timestamps(db_dsn, tmp_path):
     broker_server = MosquittoServer(tmp_path / "mqtt").start()
     broker = BrokerConfig(port=broker_server.port, min_backoff_s=0.2, max_backoff_s=1)
     ingest = Ingest(IngestConfig(dsn=db_dsn, broker=broker, client_id="outage-ingest")).start()
     box = Outbox(tmp_path / "outbox.db")
-    link = EdgeLink("demo", "node-1", broker, box).start()
+    network = CuttableLink(broker_server.port)  # the edge reaches the broker through a link we can cut
+    edge_broker = BrokerConfig(port=network.port, min_backoff_s=0.2, max_backoff_s=1)
+    link = EdgeLink("demo", "node-1", edge_broker, box).start()
     try:
         assert link.wait_connected() and ingest.wait_connected()
         cam = SensorStream(box, "demo", "node-1", Kind.CROSSING, "cam-1")
@@ -41,12 +44,13 @@ def test_outbox_drains_after_a_broker_outage_with_original_timestamps(db_dsn, tm
 
         produce(0, 20)
         assert link.wait_drained(10)
-        broker_server.kill()  # SIGKILL: the network is gone
+        network.cut()
         time.sleep(0.5)
         produce(20, 10)  # "ten minutes" of crossings while offline, one batch per minute
         time.sleep(1.0)
         assert box.depth() == 10, "batches must wait in the outbox while the broker is down"
-        broker_server.start()  # same port, same persistence directory
+        assert not link.connected
+        network.restore()
         assert link.wait_connected(20)
         assert link.wait_drained(30)
         deadline = time.monotonic() + 30
@@ -59,4 +63,5 @@ def test_outbox_drains_after_a_broker_outage_with_original_timestamps(db_dsn, tm
     finally:
         link.stop(drain_timeout_s=0)
         ingest.stop()
+        network.close()
         broker_server.stop()
