@@ -201,7 +201,7 @@ class EdgeLink:
                     self.publish_state()
                     last_health = time.monotonic()
                 self._send_pending()
-            except Exception:  # noqa: BLE001 - the sender must outlive any single failure; the outbox keeps data
+            except Exception:
                 log.exception("edge sender of %s failed; retrying", self.node)
                 time.sleep(1.0)
 

@@ -56,7 +56,8 @@ def test_plain_refresh_recomputes_late_data(empty_db_dsn):
     with psycopg.connect(empty_db_dsn, autocommit=True) as conn:
         seed(conn)
         rollups.refresh(conn, T0)
-        conn.execute("INSERT INTO crossing VALUES (%s, 'demo', 'cam', 999, 'e0', 'in', 1)", (T0 + timedelta(minutes=1),))
+        late = T0 + timedelta(minutes=1)
+        conn.execute("INSERT INTO crossing VALUES (%s, 'demo', 'cam', 999, 'e0', 'in', 1)", (late,))
         before = conn.execute("SELECT sum(entries) FROM entrance_flow_1d WHERE line = 'e0'").fetchone()[0]
         rollups.refresh(conn, T0 + timedelta(minutes=1))
         after = conn.execute("SELECT sum(entries) FROM entrance_flow_1d WHERE line = 'e0'").fetchone()[0]
