@@ -1,13 +1,19 @@
-"""The edge node's disk outbox: batches wait here until the broker acknowledged them (survives restarts).
+"""The edge node's disk outbox: batches wait here until ingest confirmed them committed (survives restarts).
 
-Also owns each sensor's sequence counter, written in the same transaction as the batch it numbers, so a restart
-never reuses or skips a ``seq``.
+A batch moves through three states: *pending* (not yet accepted by the broker), *sent* (the broker sent PUBACK;
+``sent_at`` set) and gone (ingest reported it committed on the node's ack topic). A sent batch that is not confirmed
+within the link's timeout goes back to pending and is published again; ingest is idempotent on ``(sensor, seq)``.
+
+The outbox also owns each sensor's sequence counter, written in the same transaction as the batch it numbers, so a
+restart never reuses or skips a ``seq``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +32,7 @@ class Pending:
 
 
 class Outbox:
-    """A bounded FIFO of (topic, payload) on SQLite. Thread-safe. ``path=None`` keeps it in memory (tests, sim)."""
+    """A bounded FIFO of batches on SQLite. Thread-safe. ``path=None`` keeps it in memory (tests, simulator)."""
 
     def __init__(
         self,
@@ -49,9 +55,11 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
-            " payload BLOB NOT NULL)"
+            " payload BLOB NOT NULL, sensor TEXT, seq INTEGER, sent_at REAL)"
         )
+        self._db.execute("CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (sensor, seq)")
         self._db.execute("CREATE TABLE IF NOT EXISTS sensor_seq (sensor TEXT PRIMARY KEY, next INTEGER NOT NULL)")
+        self._db.execute("UPDATE outbox SET sent_at = NULL")  # after a restart, unconfirmed means: send again
         self._depth = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
     def next_seq(self, sensor: str) -> int:
@@ -76,7 +84,10 @@ class Outbox:
                     )
                     self._depth -= excess
                     self.dropped += excess
-                self._db.execute("INSERT INTO outbox (topic, payload) VALUES (?, ?)", (topic, payload))
+                self._db.execute(
+                    "INSERT INTO outbox (topic, payload, sensor, seq) VALUES (?, ?, ?, ?)",
+                    (topic, payload, sensor, seq),
+                )
                 self._advance(sensor, seq)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -94,21 +105,55 @@ class Outbox:
             )
 
     def peek(self, after_id: int, limit: int) -> list[Pending]:
+        """Pending batches (not sent, or sent and since reset) with id > after_id, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+                "SELECT id, topic, payload FROM outbox WHERE id > ? AND sent_at IS NULL ORDER BY id LIMIT ?",
+                (after_id, limit),
             ).fetchall()
         return [Pending(*r) for r in rows]
 
+    def mark_sent(self, ids: Iterable[int], when: float | None = None) -> None:
+        """The broker accepted these (PUBACK): wait for ingest's commit report."""
+        when = time.time() if when is None else when
+        with self._lock:
+            self._db.executemany("UPDATE outbox SET sent_at = ? WHERE id = ?", [(when, i) for i in ids])
+
     def remove(self, ids: list[int]) -> None:
+        """Forget these batches (delivery confirmed without commit reports)."""
         if not ids:
             return
         with self._lock:
             cur = self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
             self._depth -= cur.rowcount
 
+    def confirm(self, sensor: str, seqs: Iterable[int]) -> int:
+        """Ingest committed these batches: delete them. Returns how many were still here."""
+        with self._lock:
+            cur = self._db.executemany(
+                "DELETE FROM outbox WHERE sensor = ? AND seq = ?", [(sensor, s) for s in seqs]
+            )
+            self._depth -= cur.rowcount
+            return cur.rowcount
+
+    def requeue_unconfirmed(self, older_than: float) -> int | None:
+        """Sent batches without a commit report since ``older_than`` become pending again; returns the lowest id."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT min(id), count(*) FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (older_than,)
+            ).fetchone()
+            if not row[1]:
+                return None
+            self._db.execute("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL AND sent_at < ?",
+                             (older_than,))
+            return row[0]
+
     def depth(self) -> int:
         return self._depth
+
+    def unsent(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.outbox import Outbox
-from mallsense.contract import NodeHealth, NodeState, encode, state_topic
+from mallsense.contract import ContractError, NodeHealth, NodeState, ack_topic, decode_ack, encode, state_topic
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class EdgeLink:
         outbox: the node's disk outbox; batches are removed only after PUBACK.
         max_inflight: unacknowledged QoS 1 messages at once; more throughput vs more redelivery after a crash.
         health_interval_s: how often health is published on the state topic.
+        confirm: ``"commit"`` keeps each batch until ingest reports it committed on the node's ack topic (survives
+            a broker crash); ``"broker"`` forgets it at the broker's PUBACK (for consumers that send no reports).
+        commit_timeout_s: a sent batch with no commit report after this long is published again.
     """
 
     def __init__(
@@ -60,8 +63,16 @@ class EdgeLink:
         *,
         max_inflight: int = 200,
         health_interval_s: float = 10.0,
+        confirm: str = "commit",
+        commit_timeout_s: float = 30.0,
     ) -> None:
+        if confirm not in ("commit", "broker"):
+            raise ValueError("confirm must be 'commit' or 'broker'")
         self.site, self.node, self.broker, self.outbox = site, node, broker, outbox
+        self.confirm = confirm
+        self.commit_timeout_s = commit_timeout_s
+        self.ack_topic = str(ack_topic(site, node))
+        self.confirmed = 0
         self.max_inflight = max_inflight
         self.health_interval_s = health_interval_s
         self.state_topic = str(state_topic(site, node))
@@ -99,6 +110,7 @@ class EdgeLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_ack
         return client
 
     def start(self) -> EdgeLink:
@@ -178,6 +190,8 @@ class EdgeLink:
         if not flags.session_present:
             # the broker forgot our session: send everything still in the outbox again
             self._resend_all.set()
+        if self.confirm == "commit":
+            client.subscribe(self.ack_topic, qos=1)
         client.publish(self.state_topic, self._state_payload("online"), qos=1, retain=True)
         self._connected.set()
         self._wake.set()
@@ -188,6 +202,16 @@ class EdgeLink:
             log.warning("node %s lost the broker (%s); buffering to the outbox", self.node, reason)
 
     def _on_publish(self, client, userdata, mid: int, reason, properties) -> None:
+        self._wake.set()
+
+    def _on_ack(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        try:
+            ack = decode_ack(msg.payload)
+        except ContractError as exc:
+            log.warning("ignoring a malformed commit report on %s: %s", msg.topic, exc)
+            return
+        for sensor, seqs in ack.batches.items():
+            self.confirmed += self.outbox.confirm(sensor, seqs)
         self._wake.set()
 
     # ------------------------------------------------------------------ sender thread
@@ -207,6 +231,12 @@ class EdgeLink:
 
     def _send_pending(self) -> None:
         self._settle_acks()
+        if self.confirm == "commit":
+            lowest = self.outbox.requeue_unconfirmed(time.time() - self.commit_timeout_s)
+            if lowest is not None:
+                log.warning("node %s: batches without a commit report for %.0f s; publishing them again",
+                            self.node, self.commit_timeout_s)
+                self._last_sent_id = min(self._last_sent_id, lowest - 1)
         if self._resend_all.is_set():
             self._resend_all.clear()
             self._inflight.clear()
@@ -239,5 +269,8 @@ class EdgeLink:
         if lost:
             self._last_sent_id = min(self._last_sent_id, min(lost) - 1)
         if done:
-            self.outbox.remove(done)
+            if self.confirm == "commit":
+                self.outbox.mark_sent(done)
+            else:
+                self.outbox.remove(done)
             self.published += len(done)

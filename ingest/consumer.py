@@ -9,6 +9,7 @@ with back-off and the broker holds the rest (its in-flight window bounds our mem
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -23,7 +24,16 @@ from edge.publisher import BrokerConfig
 from ingest import rollups
 from ingest.validation import Rejected, Validator
 from ingest.writer import DeadLetter, ms_to_dt, write_flush
-from mallsense.contract import NodeState, subscription
+from mallsense.contract import (
+    CommitAck,
+    ContractError,
+    DataTopic,
+    NodeState,
+    ack_topic,
+    encode,
+    parse_topic,
+    subscription,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +78,19 @@ class _Message:
     topic: str
     payload: bytes
     generation: int
+
+
+def batch_key(topic: str, payload: bytes) -> tuple[str, str, str, int] | None:
+    """(site, node, sensor, seq) of a refused batch when its topic and seq are readable, so the node can stop
+    resending it (the dead letter keeps the payload); None when the message does not identify a batch."""
+    try:
+        parsed = parse_topic(topic)
+        seq = json.loads(payload).get("seq") if isinstance(parsed, DataTopic) else None
+    except (ContractError, ValueError, AttributeError, RecursionError):
+        return None
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
+        return None
+    return parsed.site, parsed.node, parsed.sensor, seq
 
 
 class Ingest:
@@ -186,6 +209,15 @@ class Ingest:
             if time.monotonic() - self._last_rollup >= self.config.rollup_interval_s:
                 self._refresh_rollups()
 
+    def _report_commits(self, keys: list[tuple[str, str, str, int]]) -> None:
+        """Tell each edge node which of its batches are now stored: written (new or duplicate) or dead-lettered."""
+        by_node: dict[tuple[str, str], dict[str, list[int]]] = {}
+        for site, node, sensor, seq in keys:
+            by_node.setdefault((site, node), {}).setdefault(sensor, []).append(seq)
+        for (site, node), sensors in by_node.items():
+            ack = CommitAck(site=site, node=node, batches=sensors)
+            self._client.publish(str(ack_topic(site, node)), encode(ack), qos=1)
+
     def _refresh_rollups(self) -> None:
         """Plain PostgreSQL: recompute the rollup buckets touched since the last refresh (TimescaleDB: no-op)."""
         self._last_rollup = time.monotonic()
@@ -203,12 +235,15 @@ class Ingest:
         self._dirty_since = None
 
     def _flush(self, messages: list[_Message]) -> bool:
-        batches, states, dead = [], [], []
+        batches, states, dead, dead_keys = [], [], [], []
         for m in messages:
             try:
                 decoded = self.validator.decode(m.topic, m.payload)
             except Rejected as rej:
                 dead.append(DeadLetter(m.topic, rej.reason, rej.detail, m.payload))
+                key = batch_key(m.topic, m.payload)
+                if key is not None:
+                    dead_keys.append(key)
                 continue
             if isinstance(decoded, NodeState):
                 states.append(decoded)
@@ -228,6 +263,7 @@ class Ingest:
                     log.debug("closing a broken connection failed", exc_info=True)
             self._conn = None
             return False
+        self._report_commits([(b.site, b.node, b.sensor, b.seq) for b in batches] + dead_keys)
         oldest = min((min(o.ts for o in b.obs) for b in batches if b.obs), default=None)
         if oldest is not None:
             self._dirty_since = oldest if self._dirty_since is None else min(self._dirty_since, oldest)

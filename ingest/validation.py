@@ -16,6 +16,7 @@ from mallsense.contract import (
     DataTopic,
     Kind,
     NodeState,
+    StateTopic,
     decode_batch,
     decode_state,
     parse_topic,
@@ -59,7 +60,9 @@ class Validator:
                 self._check_sensor(batch)
                 self._check_clock(batch)
                 return batch
-            return decode_state(parsed, payload)
+            if isinstance(parsed, StateTopic):
+                return decode_state(parsed, payload)
+            raise Rejected("bad_topic", f"ingest does not accept messages on {topic!r}")
         except ContractError as exc:
             raise Rejected(exc.reason, exc.detail) from exc
         except Rejected:

@@ -5,12 +5,18 @@ messages, so there is one definition of each schema. The human-readable version 
 
 Topics::
 
-    mallsense/v1/<site>/<node>/<kind>/<sensor>    data batches, QoS 1, not retained
-    mallsense/v1/<site>/<node>/state              node state (online/offline + health), QoS 1, retained, last will
+    mallsense/v1/<site>/<node>/<kind>/<sensor>    data batches, QoS 1, not retained          (edge → ingest)
+    mallsense/v1/<site>/<node>/state              node state (online/offline + health),      (edge → ingest)
+                                                  QoS 1, retained, last will
+    mallsense/v1/<site>/<node>/ack                batches committed to the database, QoS 1   (ingest → edge)
 
 A data message is one **batch** of observations from one sensor, with a per-sensor sequence number ``seq`` that
 increases by one for every batch the sensor produces. ``(sensor, seq)`` identifies a batch: redelivery is harmless and
 gaps are visible. Timestamps are integer milliseconds since the Unix epoch (UTC).
+
+Delivery is confirmed end to end: a broker's PUBACK only means the broker has the batch (and a broker crash can
+still lose it), so an edge node keeps each batch until ingest reports it committed on the node's ``ack`` topic,
+and publishes it again if no such report arrives in time.
 """
 
 from __future__ import annotations
@@ -79,6 +85,15 @@ class StateTopic:
         return f"{TOPIC_ROOT}/{self.site}/{self.node}/state"
 
 
+@dataclass(frozen=True, slots=True)
+class AckTopic:
+    site: str
+    node: str
+
+    def __str__(self) -> str:
+        return f"{TOPIC_ROOT}/{self.site}/{self.node}/ack"
+
+
 def check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise ContractError("bad_id", f"{what} {value!r} must match {ID_PATTERN}")
@@ -97,7 +112,11 @@ def state_topic(site: str, node: str) -> StateTopic:
     return StateTopic(check_id(site, "site"), check_id(node, "node"))
 
 
-def parse_topic(topic: str) -> DataTopic | StateTopic:
+def ack_topic(site: str, node: str) -> AckTopic:
+    return AckTopic(check_id(site, "site"), check_id(node, "node"))
+
+
+def parse_topic(topic: str) -> DataTopic | StateTopic | AckTopic:
     """Parse a concrete topic; raise ContractError for anything that is not ours or is malformed."""
     parts = topic.split("/")
     if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_ROOT:
@@ -105,6 +124,8 @@ def parse_topic(topic: str) -> DataTopic | StateTopic:
     rest = parts[2:]
     if len(rest) == 3 and rest[2] == "state":
         return state_topic(rest[0], rest[1])
+    if len(rest) == 3 and rest[2] == "ack":
+        return ack_topic(rest[0], rest[1])
     if len(rest) == 4:
         return data_topic(*rest)
     raise ContractError("bad_topic", f"{topic!r} has {len(rest)} levels after {TOPIC_ROOT}/, expected 3 or 4")
@@ -250,7 +271,26 @@ class NodeState(_Strict):
 _STATE = TypeAdapter(NodeState)
 
 
-def encode(message: _BatchBase | NodeState) -> bytes:
+class CommitAck(_Strict):
+    """Ingest → edge: these batches of the node's sensors are committed to the database (new or duplicate)."""
+
+    v: Literal[1] = SCHEMA_VERSION
+    site: Ident
+    node: Ident
+    batches: dict[str, list[int]] = Field(description="sensor id -> committed seq numbers")
+
+
+_ACK = TypeAdapter(CommitAck)
+
+
+def decode_ack(payload: bytes) -> CommitAck:
+    try:
+        return _ACK.validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(_reason(exc), _summary(exc)) from exc
+
+
+def encode(message: _BatchBase | NodeState | CommitAck) -> bytes:
     return message.model_dump_json(exclude_none=True).encode()
 
 

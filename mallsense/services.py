@@ -221,10 +221,18 @@ class MosquittoServer:
     def start(self, timeout: float = 20.0) -> MosquittoServer:
         binary = mosquitto_binary(self.install)
         conf = self.write_config()
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True)
-        _wait_port(self.port, timeout, "mosquitto", self.proc, self.datadir / "mosquitto.log")
-        return self
+        deadline = time.monotonic() + timeout
+        while True:  # right after a crash the port may still be held by connections in TIME_WAIT
+            self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                _wait_port(self.port, max(1.0, deadline - time.monotonic()), "mosquitto", self.proc,
+                           self.datadir / "mosquitto.log")
+                return self
+            except ServiceError:
+                if self.proc.poll() is None or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
