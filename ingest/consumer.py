@@ -105,6 +105,7 @@ class Ingest:
         self._connected = threading.Event()
         self._generation = 0
         self._timescale = False
+        self._stopped = False
         self._conn: psycopg.Connection | None = None
         self._dirty_since: int | None = None  # oldest observation written since the last rollup refresh (ms)
         self._last_rollup = time.monotonic()
@@ -163,6 +164,9 @@ class Ingest:
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         self._writer.join(timeout=30)
         self._client.disconnect()

@@ -137,7 +137,8 @@ def test_database_restart_mid_stream(tmp_path, mqtt_server):
         stream.finish()
         wait_rows(pg.dsn, BATCHES * PER_BATCH)
         assert ingest.stats.db_errors >= 1
+        ingest.stop()
+        assert_exactly_once(pg.dsn)
     finally:
         ingest.stop()
         pg.stop("immediate")
-    assert_exactly_once(pg.dsn)
