@@ -123,7 +123,7 @@ def test_ingest_sigkill_mid_stream(db_dsn, mqtt_server, tmp_path):
 def test_database_restart_mid_stream(tmp_path, mqtt_server):
     from ingest.storage import migrate
 
-    pg = PostgresServer(tmp_path / "pg", fast=True).start()
+    pg = PostgresServer(tmp_path / "pg", fast=False).start()  # durable commits: ingest acks after COMMIT
     migrate(pg.dsn)
     broker = BrokerConfig(port=mqtt_server.port, min_backoff_s=0.2, max_backoff_s=1)
     ingest = Ingest(IngestConfig(dsn=pg.dsn, broker=broker, client_id="fault-ingest-db")).start()
