@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, model_validator
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "mallsense/v1"
@@ -144,6 +144,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_WIRE = {"wire": True}
+MISSING_VERSION = "the schema version 'v' is missing"
+
+
+class _Versioned(_Strict):
+    """A top-level message: on the wire ``v`` is required (in code it defaults to the current version)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_on_the_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get("wire") and isinstance(data, dict) and "v" not in data:
+            raise ValueError(MISSING_VERSION)
+        return data
+
+
 class CrossingObs(_Strict):
     """A tracked person crossed a counting line. ``dir`` is ``in`` when moving into the mall/zone."""
 
@@ -204,7 +219,7 @@ OBS_MODELS: dict[Kind, type[_Strict]] = {
 }
 
 
-class _BatchBase(_Strict):
+class _BatchBase(_Versioned):
     v: Literal[1] = SCHEMA_VERSION
     site: Ident
     node: Ident
@@ -259,7 +274,7 @@ class NodeHealth(_Strict):
     sensors: dict[str, TimestampMs] = Field(default_factory=dict, description="sensor id -> last observation")
 
 
-class NodeState(_Strict):
+class NodeState(_Versioned):
     v: Literal[1] = SCHEMA_VERSION
     site: Ident
     node: Ident
@@ -271,7 +286,7 @@ class NodeState(_Strict):
 _STATE = TypeAdapter(NodeState)
 
 
-class CommitAck(_Strict):
+class CommitAck(_Versioned):
     """Ingest → edge: these batches of the node's sensors are committed to the database (new or duplicate)."""
 
     v: Literal[1] = SCHEMA_VERSION
@@ -285,7 +300,7 @@ _ACK = TypeAdapter(CommitAck)
 
 def decode_ack(payload: bytes) -> CommitAck:
     try:
-        return _ACK.validate_json(payload)
+        return _ACK.validate_json(payload, context=_WIRE)
     except ValidationError as exc:
         raise ContractError(_reason(exc), _summary(exc)) from exc
 
@@ -299,7 +314,7 @@ def decode_batch(topic: DataTopic, payload: bytes) -> _BatchBase:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
-        batch = _BATCH.validate_json(payload)
+        batch = _BATCH.validate_json(payload, context=_WIRE)
     except ValidationError as exc:
         raise ContractError(_reason(exc), _summary(exc)) from exc
     mismatch = [
@@ -319,7 +334,7 @@ def decode_state(topic: StateTopic, payload: bytes) -> NodeState | None:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ContractError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
-        state = _STATE.validate_json(payload)
+        state = _STATE.validate_json(payload, context=_WIRE)
     except ValidationError as exc:
         raise ContractError(_reason(exc), _summary(exc)) from exc
     if (state.site, state.node) != (topic.site, topic.node):
@@ -331,7 +346,9 @@ def _reason(exc: ValidationError) -> str:
     errors: list[Any] = exc.errors()
     if errors[0]["type"] == "json_invalid":
         return "invalid_json"
-    if any(e["loc"][-1:] == ("v",) and len(e["loc"]) <= 2 for e in errors):
+    if any(e["loc"][-1:] == ("v",) and len(e["loc"]) <= 2 for e in errors) or any(
+        MISSING_VERSION in e["msg"] for e in errors
+    ):
         return "bad_version"
     if errors[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
         return "bad_kind"

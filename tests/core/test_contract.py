@@ -76,6 +76,7 @@ def test_malformed_payloads_are_classified():
     good = json.loads(encode(crossing_batch()))
     assert _reason(topic, b"{nope") == "invalid_json"
     assert _reason(topic, json.dumps({**good, "v": 2}).encode()) == "bad_version"
+    assert _reason(topic, json.dumps({k: v for k, v in good.items() if k != "v"}).encode()) == "bad_version"
     assert _reason(topic, json.dumps({**good, "kind": "teleport"}).encode()) == "bad_kind"
     assert _reason(topic, json.dumps({**good, "seq": -1}).encode()) == "schema"
     assert _reason(topic, json.dumps({**good, "extra": 1}).encode()) == "schema"
