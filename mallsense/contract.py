@@ -141,7 +141,8 @@ def subscription(site: str = "+", *, shared_group: str | None = None) -> list[st
 
 # --------------------------------------------------------------------------------------------------- payloads
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion on the wire ("3" or 3.0 is not an integer, 1 is not a boolean)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 _WIRE = {"wire": True}

@@ -55,4 +55,5 @@ def test_without_a_site_registry_any_well_formed_sensor_passes():
 def test_state_messages_decode(validator):
     state = NodeState(site="demo-mall", node="node-f1-w", status="offline", ts=NOW)
     assert validator.decode("mallsense/v1/demo-mall/node-f1-w/state", encode(state)) == state
-    assert reason(validator, "mallsense/v1/demo-mall/node-f1-w/state", b"{}") == "schema"
+    assert reason(validator, "mallsense/v1/demo-mall/node-f1-w/state", b"{}") == "bad_version"
+    assert reason(validator, "mallsense/v1/demo-mall/node-f1-w/state", b'{"v": 1}') == "schema"
