@@ -69,6 +69,10 @@ class IngestStats:
     flushes: int = 0
     db_errors: int = 0
     last_flush_at: float | None = None
+    lag_s: float = 0.0  # receive-time minus the newest batch's ``sent`` in the last flush
+    dead_by_reason: dict[str, int] = field(default_factory=dict)
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+
 
 
 @dataclass(slots=True)
@@ -162,6 +166,14 @@ class Ingest:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def queued(self) -> int:
+        """Messages received but not yet written (bounded by the broker's in-flight window)."""
+        return self._inbox.qsize()
 
     def stop(self) -> None:
         if self._stopped:
@@ -281,6 +293,12 @@ class Ingest:
         s.duplicate_batches += result.duplicate_batches
         s.rows += sum(result.rows.values())
         s.dead_letters += result.dead_letters
+        for d in dead:
+            s.dead_by_reason[d.reason] = s.dead_by_reason.get(d.reason, 0) + 1
+        for table, n in result.rows.items():
+            s.rows_by_table[table] = s.rows_by_table.get(table, 0) + n
         s.flushes += 1
         s.last_flush_at = time.time()
+        if batches:
+            s.lag_s = max(0.0, s.last_flush_at - max(b.sent for b in batches) / 1000)
         return True

@@ -64,6 +64,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                           shared_group=args.shared_group)
     stop = _stop_event()
     ingest = Ingest(config, Validator(sites, max_future_s=config.max_future_s)).start()
+    if args.metrics_port:
+        from mallsense.telemetry import ingest_metrics, serve
+
+        serve(lambda: ingest_metrics(ingest), args.metrics_port, args.metrics_host)
+        print(f"metrics on http://{args.metrics_host}:{args.metrics_port}/metrics")
     print(f"ingest running for sites {', '.join(sites)} (Ctrl-C to stop)")
     while not stop.wait(10):
         s = ingest.stats
@@ -136,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", type=Path, action="append", help="site file(s) whose sensors are accepted")
     p.add_argument("--client-id", default="mallsense-ingest", help="MQTT client id (persistent session)")
     p.add_argument("--shared-group", help="MQTT shared-subscription group to split load across workers")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("cockpit", help="serve the Dash cockpit (use gunicorn 'dashboards.wsgi:server' in production)")
