@@ -52,14 +52,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.consumer import Ingest, IngestConfig
+    from ingest.consumer import Ingest, IngestConfig, tune_gc
     from ingest.storage import migrate
     from ingest.validation import Validator
     from mallsense.site import load_site
 
+    tune_gc()
     dsn = dsn_from(args.dsn)
     migrate(dsn)
-    sites = {s.site.id: s for s in (load_site(p) for p in (args.site or [None]))}
+    sites = None if args.any_site else {s.site.id: s for s in (load_site(p) for p in (args.site or [None]))}
     config = IngestConfig(dsn=dsn, broker=broker_from_url(args.mqtt), client_id=args.client_id,
                           shared_group=args.shared_group)
     stop = _stop_event()
@@ -69,7 +70,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         serve(lambda: ingest_metrics(ingest), args.metrics_port, args.metrics_host)
         print(f"metrics on http://{args.metrics_host}:{args.metrics_port}/metrics")
-    print(f"ingest running for sites {', '.join(sites)} (Ctrl-C to stop)")
+    print(f"ingest running for {'any site' if sites is None else 'sites ' + ', '.join(sites)} (Ctrl-C to stop)",
+          flush=True)
     while not stop.wait(10):
         s = ingest.stats
         log.info("ingest: %d messages, %d batches (+%d duplicates), %d rows, %d dead letters",
@@ -139,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
     p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
     p.add_argument("--site", type=Path, action="append", help="site file(s) whose sensors are accepted")
+    p.add_argument("--any-site", action="store_true",
+                   help="accept well-formed batches of any site and sensor (benchmarks, development)")
     p.add_argument("--client-id", default="mallsense-ingest", help="MQTT client id (persistent session)")
     p.add_argument("--shared-group", help="MQTT shared-subscription group to split load across workers")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
