@@ -14,7 +14,10 @@ def now_ms() -> int:
 
 
 class SensorStream:
-    """Collects one sensor's observations and closes them into batches with consecutive ``seq`` numbers.
+    """Collects one sensor's observations of one kind and closes them into batches numbered by the outbox.
+
+    A sensor's streams of different kinds share its ``seq`` counter (kept by the outbox), so ``(sensor, seq)``
+    names one batch whatever its kind.
 
     The caller decides when to close a batch (``flush``): collectors flush about once a second, the simulator once
     per simulated interval. A batch also closes by itself at ``max_obs`` observations.
@@ -45,7 +48,6 @@ class SensorStream:
         self.model = BATCH_MODELS[self.kind]
         self.max_obs = max_obs
         self.on_batch = on_batch
-        self.next_seq = outbox.next_seq(sensor)
         self.last_ts: int | None = None
         self._obs: list = []
 
@@ -59,11 +61,12 @@ class SensorStream:
         """Close the open batch (if any) into the outbox; return its seq."""
         if not self._obs:
             return None
-        seq = self.next_seq
-        batch = self.model(site=self.site, node=self.node, sensor=self.sensor, seq=seq,
-                           sent=sent_ms if sent_ms is not None else now_ms(), obs=self._obs)
-        self.outbox.put(self.topic, encode(batch), sensor=self.sensor, seq=seq)
-        self.next_seq = seq + 1
+        obs, sent = self._obs, sent_ms if sent_ms is not None else now_ms()
+
+        def build(seq: int) -> bytes:
+            return encode(self.model(site=self.site, node=self.node, sensor=self.sensor, seq=seq, sent=sent, obs=obs))
+
+        seq = self.outbox.put_batch(self.topic, self.sensor, build)
         self._obs = []
         if self.on_batch:
             self.on_batch(seq)

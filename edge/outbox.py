@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +47,7 @@ class Outbox:
         self.policy = FullPolicy(policy)
         self.dropped = 0
         self._lock = threading.Lock()
+        self._seq_lock = threading.Lock()
         target = ":memory:" if path is None else str(path)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +67,17 @@ class Outbox:
         with self._lock:
             row = self._db.execute("SELECT next FROM sensor_seq WHERE sensor = ?", (sensor,)).fetchone()
             return row[0] if row else 0
+
+    def put_batch(self, topic: str, sensor: str, build: Callable[[int], bytes]) -> int:
+        """Number the sensor's next batch, build its payload with that ``seq`` and store it, atomically.
+
+        All of a sensor's streams (a camera publishes crossings, occupancy and positions) share one counter, so
+        ``(sensor, seq)`` names exactly one batch. Returns the seq (the batch may still be dropped if full).
+        """
+        with self._seq_lock:
+            seq = self.next_seq(sensor)
+            self.put(topic, build(seq), sensor=sensor, seq=seq)
+            return seq
 
     def put(self, topic: str, payload: bytes, *, sensor: str | None = None, seq: int | None = None) -> bool:
         """Store a batch; record ``seq + 1`` as the sensor's next number. False if refused (outbox full)."""

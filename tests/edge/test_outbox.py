@@ -6,7 +6,7 @@ import pytest
 
 from edge.batching import SensorStream
 from edge.outbox import FullPolicy, Outbox
-from mallsense.contract import CrossingObs, Kind
+from mallsense.contract import CrossingObs, Kind, OccupancyObs
 
 T0 = 1_764_547_200_000
 
@@ -23,8 +23,7 @@ def test_batches_and_seq_survive_a_restart(tmp_path):
 
     reopened = Outbox(path)
     assert reopened.depth() == 2
-    cam2 = SensorStream(reopened, "demo", "n1", Kind.CROSSING, "cam-1")
-    assert cam2.next_seq == 3  # never reuses a number
+    assert reopened.next_seq("cam-1") == 3  # never reuses a number
     assert [p.topic for p in reopened.peek(0, 10)] == ["mallsense/v1/demo/n1/crossing/cam-1"] * 2
 
 
@@ -54,3 +53,12 @@ def test_stream_closes_a_batch_at_max_obs():
         stream.add(CrossingObs(ts=T0 + i, line="e1", dir="out", track=i))
     assert box.depth() == 2
     assert stream.flush() == 2
+
+
+def test_kinds_of_one_sensor_share_its_sequence():
+    box = Outbox(None)
+    crossings = SensorStream(box, "demo", "n1", Kind.CROSSING, "cam-1")
+    zones = SensorStream(box, "demo", "n1", Kind.OCCUPANCY, "cam-1")
+    crossings.add(CrossingObs(ts=T0, line="e1", dir="in", track=1))
+    zones.add(OccupancyObs(ts=T0, zone="z1", count=3))
+    assert (crossings.flush(), zones.flush(), crossings.flush()) == (0, 1, None)
