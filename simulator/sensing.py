@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from edge.privacy import DeviceKeyer
 from mallsense.contract import BleObs, CrossingObs, Kind, OccupancyObs, PositionObs, WifiObs
-from mallsense.geometry import distance
+from mallsense.geometry import contains, distance
 from mallsense.site import Site
 from simulator.world import DayPlan, Segment, Visit
 
@@ -65,6 +65,7 @@ class Sensing:
         self.cameras = [s for s in site.sensors if s.kind == "camera"]
         self.zone_camera = {z: cam for cam in self.cameras for z in cam.zones}
         self.door_camera = {e: cam for cam in self.cameras for e in cam.lines}
+        self.zone_polygon = {z.id: z.polygon for z in site.zones}
         self.wifi = [s for s in site.sensors if s.kind == "wifi"]
         self.ble = [s for s in site.sensors if s.kind == "ble"]
         self._track_ids: dict[tuple[str, str], int] = {}
@@ -122,6 +123,8 @@ class Sensing:
                 if self.rng.random() < 0.05:  # occlusion: the tracker loses a sample now and then
                     continue
                 x, y = seg.at(t)
+                if not contains(self.zone_polygon[seg.zone], (x, y)):
+                    continue  # still inside a shop on the way out: the corridor camera cannot see it
                 yield Observation(cam.id, Kind.POSITION, PositionObs(
                     ts=t, track=self._track(cam.id, v), floor=seg.floor, x=round(x, 2), y=round(y, 2)))
 
