@@ -105,6 +105,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_edge(args: argparse.Namespace) -> int:
+    """One edge node. Its collectors publish through the node's outbox and MQTT link; today the source is the
+    simulator restricted to this node's sensors (camera/WiFi/BLE collectors plug in here as they land)."""
+    from datetime import datetime
+
+    from mallsense.site import load_site
+    from simulator.run import simulate
+
+    site = load_site(args.site)
+    if args.node not in site.nodes:
+        raise SettingsError(f"node {args.node!r} is not in the site file (nodes: {', '.join(site.nodes)})")
+    now = datetime.now(site.site.tz)
+    print(f"edge node {args.node}: {sum(s.node == args.node for s in site.sensors)} sensors, source: simulator "
+          f"(live from {now:%H:%M} mall time at {args.speed:g}x)", flush=True)
+    simulate(site, now.date(), args.days, broker=broker_from_url(args.mqtt), outdir=args.out, scale=args.scale,
+             seed=args.seed, speed=args.speed, catch_up_until=now, stop_event=_stop_event(), progress=False,
+             nodes={args.node})
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mallsense.demo import run_demo
 
@@ -136,6 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
     p.add_argument("--offline", action="store_true", help="do not publish; only write ground truth")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("edge", help="run one edge node (its sensors publish through the node's outbox and link)")
+    p.add_argument("--node", required=True, help="edge node id from the site file")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
+    p.add_argument("--source", choices=["simulator"], default="simulator", help="where observations come from")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated s per real s (1 = live)")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0, help="same seed on every node = one coherent simulated mall")
+    p.add_argument("--out", type=Path, default=Path(".mallsense/edge"), help="folder for the simulator's truth")
+    p.set_defaults(func=cmd_edge)
 
     p = sub.add_parser("ingest", help="subscribe to the broker and write to the database")
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")

@@ -66,8 +66,8 @@ def _pace(t_sim: int, anchor: tuple[float, int] | None, speed: float | None, cat
     """Sleep so that simulated time advances ``speed`` times faster than wall time once past ``catch_up_ms``."""
     if speed is None or (catch_up_ms is not None and t_sim < catch_up_ms):
         return anchor
-    if anchor is None:
-        return (time.monotonic(), t_sim)
+    if anchor is None:  # simulated time catch_up_ms (or the first paced window) happens now
+        anchor = (time.monotonic(), catch_up_ms if catch_up_ms is not None else t_sim)
     due = anchor[0] + (t_sim - anchor[1]) / 1000 / speed
     stop.wait(max(0.0, due - time.monotonic()))
     return anchor
