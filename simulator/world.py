@@ -156,26 +156,33 @@ def _store_weights(site: Site) -> dict[str, float]:
 
 def _choose_stores(site: Site, base: dict[str, float], groups: list[set[str]], k: int, rng: random.Random,
                    boost: dict[str, float]) -> list[Store]:
+    """Up to k distinct stores: anchors attract more, categories of one affinity group go together (x4), and
+    people tend to stay on a floor (x1.8)."""
     chosen: list[Store] = []
-    cats: set[str] = set()
+    taken: set[str] = set()
+    affine: set[str] = set()  # categories grouped with one already visited
     floor = None
+    stores = site.stores
     for _ in range(k):
-        ids, weights = [], []
-        for s in site.stores:
-            if any(c.id == s.id for c in chosen):
+        weights = []
+        for st in stores:
+            if st.id in taken:
+                weights.append(0.0)
                 continue
-            w = base[s.id] * boost.get(s.id, 1.0)
-            if any(s.category in g and cats & g for g in groups):
-                w *= 4.0  # affinity: categories often combined in one visit
-            if floor is not None and site.zone_by_id[s.zone].floor == floor:
-                w *= 1.8  # people tend to stay on a floor
-            ids.append(s)
+            w = base[st.id] * boost.get(st.id, 1.0)
+            if st.category in affine:
+                w *= 4.0
+            if floor is not None and site.zone_by_id[st.zone].floor == floor:
+                w *= 1.8
             weights.append(w)
-        if not ids:
+        if not any(weights):
             break
-        store = rng.choices(ids, weights)[0]
+        store = rng.choices(stores, weights)[0]
         chosen.append(store)
-        cats.add(store.category)
+        taken.add(store.id)
+        for g in groups:
+            if store.category in g:
+                affine |= g
         floor = site.zone_by_id[store.zone].floor
     return chosen
 
@@ -286,6 +293,7 @@ def plan_day(site: Site, day: date, *, scale: float = 1.0, seed: int = 0,
     member_weights = [m.frequency for m in members]
     visits, transactions = [], []
     closing_ms = ms(closes)
+    last_call_ms = closing_ms + 10 * 60_000  # the last shoppers leave shortly after closing
     for i, (arrive, campaign, targets) in enumerate(arrivals):
         member = rng.choices(members, member_weights)[0] if rng.random() < sim.member_share else None
         person = member.member_id if member else f"anon-{day:%Y%m%d}-{i}"
@@ -301,9 +309,11 @@ def plan_day(site: Site, day: date, *, scale: float = 1.0, seed: int = 0,
         walker.stay(door_in.zone, rng.uniform(5, 20) * 1000)
         visit_stores = []
         for store in stores:
+            if walker.t > last_call_ms - 120_000:
+                break  # shops are closing: head for the door
             walker.walk_to_zone(store.zone)
             t0 = walker.t
-            walker.stay(store.zone, _dwell_s(store, rng) * 1000)
+            walker.stay(store.zone, max(30_000, min(_dwell_s(store, rng) * 1000, last_call_ms - walker.t)))
             visit_stores.append((store.id, int(t0), int(walker.t)))
             if rng.random() < min(0.95, sim.purchase_probability * PURCHASE_FACTOR.get(store.category, 1.0)):
                 amount = round(rng.lognormvariate(math.log(SPEND_MEDIAN.get(store.category, 150)), 0.6), 2)
@@ -311,8 +321,6 @@ def plan_day(site: Site, day: date, *, scale: float = 1.0, seed: int = 0,
                 transactions.append(Transaction(
                     f"T{day:%Y%m%d}-{len(transactions) + 1:06d}", int(walker.t - rng.uniform(0, 60_000)),
                     store.id, amount, member.member_id if paid_as_member else None))
-            if walker.t > closing_ms:
-                break
             if rng.random() < 0.12:  # linger in the atrium / food court between shops
                 atrium = layout.atrium[walker.floor]
                 walker.walk_to_zone(atrium)
