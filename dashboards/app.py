@@ -16,7 +16,7 @@ PAGES = Path(__file__).resolve().parent / "pages"
 def create_app(dsn: str, site: Site) -> Dash:
     """Build the cockpit for one site; ``app.server`` is the WSGI app (gunicorn ``dashboards.wsgi:server``)."""
     context.configure(site, dsn)
-    app = Dash(__name__, use_pages=True, pages_folder=str(PAGES), title=f"mallsense — {site.site.name}",
+    app = Dash("dashboards", use_pages=True, pages_folder=str(PAGES), title=f"mallsense — {site.site.name}",
                suppress_callback_exceptions=True, update_title=None)
     app.layout = html.Div(className="shell", children=[
         html.Header(className="topbar", children=[
