@@ -107,3 +107,19 @@ def test_state_round_trip_and_cleared_retained_state():
 def test_shared_subscription_filters():
     assert subscription("demo", shared_group="ingest") == [
         "$share/ingest/mallsense/v1/demo/+/+/+", "$share/ingest/mallsense/v1/demo/+/state"]
+
+
+def test_every_example_in_the_contract_doc_validates():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
+    examples = re.findall(r"topic\s+(\S+)\npayload (\{.*?\})\n(?=\ntopic|```)", doc, flags=re.S)
+    assert len(examples) == 5
+    for topic, payload in examples:
+        parsed = parse_topic(topic)
+        body = " ".join(line.strip() for line in payload.splitlines())
+        batch = decode_batch(parsed, body.encode())
+        assert batch.kind.value == topic.split("/")[4]
+    state = re.search(r'```json\n(\{"v": 1, "site": "demo-mall", "node": "node-f1-w", "status".*?)\n```', doc, re.S)
+    decode_state(state_topic("demo-mall", "node-f1-w"), state.group(1).encode())
