@@ -68,7 +68,8 @@ def ingest_process(dsn: str, port: int) -> subprocess.Popen:
     """`mallsense ingest` as its own process, as deployed."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mallsense.cli", "ingest", "--dsn", dsn, "--mqtt", f"mqtt://127.0.0.1:{port}",
-         "--any-site", "--client-id", "bench-ingest"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--any-site", "--no-retention", "--client-id", "bench-ingest"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         if "ingest running" in line:
             break

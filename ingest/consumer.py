@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.publisher import BrokerConfig
 from ingest import rollups
+from ingest.policies import StoragePolicy, enforce_retention
 from ingest.validation import Rejected, Validator
 from ingest.writer import DeadLetter, ms_to_dt, write_flush
 from mallsense.contract import (
@@ -58,6 +59,8 @@ class IngestConfig:
     flush_interval_s: float = 0.25
     max_future_s: float = 24 * 3600
     rollup_interval_s: float = 30.0
+    policy: StoragePolicy | None = None  # plain PostgreSQL: retention enforced hourly by this worker
+    retention_interval_s: float = 3600.0
 
 
 @dataclass
@@ -121,6 +124,7 @@ class Ingest:
         self._conn: psycopg.Connection | None = None
         self._dirty_since: int | None = None  # oldest observation written since the last rollup refresh (ms)
         self._last_rollup = time.monotonic()
+        self._last_retention = 0.0  # first run right after start
         self._client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
@@ -232,6 +236,23 @@ class Ingest:
                 return
             if time.monotonic() - self._last_rollup >= self.config.rollup_interval_s:
                 self._refresh_rollups()
+            if time.monotonic() - self._last_retention >= self.config.retention_interval_s:
+                self._enforce_retention()
+
+    def _enforce_retention(self) -> None:
+        self._last_retention = time.monotonic()
+        if self.config.policy is None or self._conn is None or self._timescale:
+            return
+        try:
+            deleted = enforce_retention(self._conn, self.config.policy)
+            self._conn.commit()
+        except psycopg.Error as exc:
+            log.warning("ingest: retention job failed (%s); will retry", exc)
+            if not self._conn.closed:
+                self._conn.rollback()
+            return
+        if any(deleted.values()):
+            log.info("retention removed %s", ", ".join(f"{n} rows from {t}" for t, n in deleted.items() if n))
 
     def _report_commits(self, keys: list[tuple[str, str, str, int]]) -> None:
         """Tell each edge node which of its batches are now stored: written (new or duplicate) or dead-lettered."""

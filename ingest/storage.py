@@ -8,10 +8,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from ingest import rollups
+
+if TYPE_CHECKING:
+    from ingest.policies import StoragePolicy
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,12 @@ def timescale_available(conn: psycopg.Connection) -> bool:
     return row is not None
 
 
-def migrate(dsn: str, *, use_timescale: bool | None = None) -> StorageInfo:
-    """Bring the database to the current schema (idempotent). ``use_timescale=None`` means: if installed."""
+def migrate(dsn: str, *, use_timescale: bool | None = None, policy: StoragePolicy | None = None) -> StorageInfo:
+    """Bring the database to the current schema (idempotent). ``use_timescale=None`` means: if installed.
+
+    With a ``policy`` on TimescaleDB, compression and retention jobs are installed too (plain PostgreSQL: ingest
+    enforces retention itself). Tests and the demo, which replay past days, leave it out.
+    """
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migration (name text PRIMARY KEY, applied timestamptz DEFAULT now())"
@@ -58,6 +66,10 @@ def migrate(dsn: str, *, use_timescale: bool | None = None) -> StorageInfo:
             want_ts = timescale_available(conn) if use_timescale is None else use_timescale
             version = _enable_timescale(conn) if want_ts else None
             applied += rollups.ensure(conn, timescale=version is not None)
+            if policy is not None and version is not None:
+                from ingest.policies import apply_timescale
+
+                apply_timescale(conn, policy)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('mallsense.migrate'))")
     return StorageInfo(timescale=version is not None, timescale_version=version, applied=applied)

@@ -53,16 +53,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.consumer import Ingest, IngestConfig, tune_gc
+    from ingest.policies import StoragePolicy
     from ingest.storage import migrate
     from ingest.validation import Validator
     from mallsense.site import load_site
 
     tune_gc()
     dsn = dsn_from(args.dsn)
-    migrate(dsn)
     sites = None if args.any_site else {s.site.id: s for s in (load_site(p) for p in (args.site or [None]))}
+    rotation = min((s.site.rotation_days for s in sites.values()), default=1) if sites else 1
+    policy = None if args.no_retention else StoragePolicy.for_privacy(rotation)
+    migrate(dsn, policy=policy)
     config = IngestConfig(dsn=dsn, broker=broker_from_url(args.mqtt), client_id=args.client_id,
-                          shared_group=args.shared_group)
+                          shared_group=args.shared_group, policy=policy)
     stop = _stop_event()
     ingest = Ingest(config, Validator(sites, max_future_s=config.max_future_s)).start()
     if args.metrics_port:
@@ -179,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-group", help="MQTT shared-subscription group to split load across workers")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
+    p.add_argument("--no-retention", action="store_true",
+                   help="keep every row (replays of past days); default: retention per the privacy mode")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("cockpit", help="serve the Dash cockpit (use gunicorn 'dashboards.wsgi:server' in production)")

@@ -95,7 +95,7 @@ def test_broker_sigkill_mid_stream(db_dsn, tmp_path):
 def _ingest_process(dsn: str, port: int, log) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "mallsense.cli", "ingest", "--dsn", dsn, "--mqtt", f"mqtt://127.0.0.1:{port}",
-         "--client-id", "fault-ingest-proc"],
+         "--client-id", "fault-ingest-proc", "--no-retention"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
