@@ -122,9 +122,16 @@ def cmd_edge(args: argparse.Namespace) -> int:
     now = datetime.now(site.site.tz)
     print(f"edge node {args.node}: {sum(s.node == args.node for s in site.sensors)} sensors, source: simulator "
           f"(live from {now:%H:%M} mall time at {args.speed:g}x)", flush=True)
+    def serve_metrics(links) -> None:
+        if args.metrics_port:
+            from mallsense.telemetry import edge_metrics, serve
+
+            serve(lambda: edge_metrics(links), args.metrics_port, args.metrics_host)
+            print(f"metrics on http://{args.metrics_host}:{args.metrics_port}/metrics", flush=True)
+
     simulate(site, now.date(), args.days, broker=broker_from_url(args.mqtt), outdir=args.out, scale=args.scale,
              seed=args.seed, speed=args.speed, catch_up_until=now, stop_event=_stop_event(), progress=False,
-             nodes={args.node})
+             nodes={args.node}, on_links=serve_metrics)
     return 0
 
 
@@ -170,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0, help="same seed on every node = one coherent simulated mall")
     p.add_argument("--out", type=Path, default=Path(".mallsense/edge"), help="folder for the simulator's truth")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
     p.set_defaults(func=cmd_edge)
 
     p = sub.add_parser("ingest", help="subscribe to the broker and write to the database")

@@ -88,6 +88,7 @@ def simulate(
     stop_event: threading.Event | None = None,
     progress: bool = True,
     nodes: set[str] | None = None,
+    on_links: Callable[[list[EdgeLink]], None] | None = None,
 ) -> dict:
     """Simulate ``days`` local days from ``start_date`` and publish them; returns the truth summary.
 
@@ -99,6 +100,7 @@ def simulate(
         speed: simulated seconds per wall-clock second; None = as fast as possible.
         catch_up_until: publish everything before this instant as fast as possible, then pace at ``speed``.
         nodes: only these edge nodes' sensors (a single edge node runs the simulator for its own sensors).
+        on_links: called once with the nodes' MQTT links when connected (e.g. to serve their metrics).
     """
     stop = stop_event or threading.Event()
     outdir = Path(outdir)
@@ -111,6 +113,8 @@ def simulate(
             if node.link is not None and not node.link.wait_connected(30):
                 raise ConnectionError(f"simulated node {node.node} cannot reach the broker at "
                                       f"{broker.host}:{broker.port}")
+        if on_links is not None:
+            on_links([n.link for n in node_links.values() if n.link is not None])
         members = member_base(site, scale, seed)
         truth = TruthWriter(outdir / "truth", site, members, keyer)
         window_ms = int((batch_s or (max(1.0, speed) if speed else 60.0)) * 1000)
