@@ -166,7 +166,7 @@ class CrossingObs(_Strict):
     ts: TimestampMs
     line: Ident = Field(description="entrance/counting line id from the site file")
     dir: Literal["in", "out"]
-    track: int = Field(ge=0, description="ephemeral tracker id, unique per sensor for a short time only")
+    track: int = Field(ge=0, lt=2**63, description="ephemeral tracker id, unique per sensor for a short time only")
 
 
 class OccupancyObs(_Strict):
@@ -181,7 +181,7 @@ class PositionObs(_Strict):
     """A track's position in the floor frame (metres, the floor's own origin) for heatmaps and paths."""
 
     ts: TimestampMs
-    track: int = Field(ge=0)
+    track: int = Field(ge=0, lt=2**63)
     floor: Ident
     x: float = Field(ge=-10_000, le=10_000)
     y: float = Field(ge=-10_000, le=10_000)
@@ -225,7 +225,7 @@ class _BatchBase(_Versioned):
     site: Ident
     node: Ident
     sensor: Ident
-    seq: int = Field(ge=0, description="per-sensor batch number, +1 per batch")
+    seq: int = Field(ge=0, lt=2**63, description="per-sensor batch number, +1 per batch")
     sent: TimestampMs = Field(description="when the batch was closed at the edge")
 
 
