@@ -15,7 +15,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -38,6 +40,7 @@ from mallsense.contract import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -239,19 +242,27 @@ class Ingest:
             if time.monotonic() - self._last_retention >= self.config.retention_interval_s:
                 self._enforce_retention()
 
-    def _enforce_retention(self) -> None:
-        self._last_retention = time.monotonic()
-        if self.config.policy is None or self._conn is None or self._timescale:
-            return
+    def _maintenance(self, what: str, job: Callable[[psycopg.Connection], T]) -> T | None:
+        """Run a plain-PostgreSQL housekeeping job in its own transaction; failures are logged and retried later."""
+        if self._conn is None or self._timescale:
+            return None
         try:
-            deleted = enforce_retention(self._conn, self.config.policy)
+            result = job(self._conn)
             self._conn.commit()
         except psycopg.Error as exc:
-            log.warning("ingest: retention job failed (%s); will retry", exc)
+            log.warning("ingest: %s failed (%s); will retry", what, exc)
             if not self._conn.closed:
                 self._conn.rollback()
+            return None
+        return result
+
+    def _enforce_retention(self) -> None:
+        self._last_retention = time.monotonic()
+        if self.config.policy is None:
             return
-        if any(deleted.values()):
+        policy = self.config.policy
+        deleted = self._maintenance("retention", lambda conn: enforce_retention(conn, policy))
+        if deleted and any(deleted.values()):
             log.info("retention removed %s", ", ".join(f"{n} rows from {t}" for t, n in deleted.items() if n))
 
     def _report_commits(self, keys: list[tuple[str, str, str, int]]) -> None:
@@ -266,18 +277,11 @@ class Ingest:
     def _refresh_rollups(self) -> None:
         """Plain PostgreSQL: recompute the rollup buckets touched since the last refresh (TimescaleDB: no-op)."""
         self._last_rollup = time.monotonic()
-        if self._dirty_since is None or self._conn is None or self._timescale:
+        if self._dirty_since is None:
             return
         since = ms_to_dt(self._dirty_since)
-        try:
-            rollups.refresh(self._conn, since)
-            self._conn.commit()
-        except psycopg.Error as exc:
-            log.warning("ingest: rollup refresh failed (%s); will retry", exc)
-            if not self._conn.closed:
-                self._conn.rollback()
-            return
-        self._dirty_since = None
+        if self._maintenance("rollup refresh", lambda conn: rollups.refresh(conn, since)) is not None:
+            self._dirty_since = None
 
     def _flush(self, messages: list[_Message]) -> bool:
         batches, states, dead, dead_keys = [], [], [], []

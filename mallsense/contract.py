@@ -77,21 +77,21 @@ class DataTopic:
 
 
 @dataclass(frozen=True, slots=True)
-class StateTopic:
+class _NodeTopic:
     site: str
     node: str
+    leaf = ""
 
     def __str__(self) -> str:
-        return f"{TOPIC_ROOT}/{self.site}/{self.node}/state"
+        return f"{TOPIC_ROOT}/{self.site}/{self.node}/{self.leaf}"
 
 
-@dataclass(frozen=True, slots=True)
-class AckTopic:
-    site: str
-    node: str
+class StateTopic(_NodeTopic):
+    leaf = "state"
 
-    def __str__(self) -> str:
-        return f"{TOPIC_ROOT}/{self.site}/{self.node}/ack"
+
+class AckTopic(_NodeTopic):
+    leaf = "ack"
 
 
 def check_id(value: str, what: str) -> str:
