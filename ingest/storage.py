@@ -36,8 +36,17 @@ def _migrations() -> list[tuple[str, str]]:
 
 
 def timescale_available(conn: psycopg.Connection) -> bool:
+    """The extension is installed on the server *and* preloaded (it cannot be created otherwise)."""
     row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-    return row is not None
+    if row is None:
+        return False
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
+        return True
+    preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+    if "timescaledb" not in preload:
+        log.warning("timescaledb is installed but not in shared_preload_libraries: using plain PostgreSQL")
+        return False
+    return True
 
 
 def migrate(dsn: str, *, use_timescale: bool | None = None, policy: StoragePolicy | None = None) -> StorageInfo:
@@ -71,7 +80,8 @@ def migrate(dsn: str, *, use_timescale: bool | None = None, policy: StoragePolic
 
                 apply_timescale(conn, policy)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(hashtext('mallsense.migrate'))")
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('mallsense.migrate'))")
     return StorageInfo(timescale=version is not None, timescale_version=version, applied=applied)
 
 

@@ -24,12 +24,16 @@ def ms_to_dt(ms: int) -> datetime:
 
 
 # table, columns, row builder per observation kind
-_COLUMNS: dict[Kind, tuple[str, str]] = {
-    Kind.CROSSING: ("crossing", "ts, site, sensor, seq, line, direction, track"),
-    Kind.OCCUPANCY: ("occupancy", "ts, site, sensor, seq, zone, count"),
-    Kind.POSITION: ("track_position", "ts, site, sensor, seq, track, floor, x, y"),
-    Kind.WIFI: ("wifi_sighting", "ts, site, sensor, seq, dev, rssi, randomized, channel, seqno, fingerprint"),
-    Kind.BLE: ("ble_sighting", "ts, site, sensor, seq, dev, rssi, tx_power, frame"),
+_HEAD = ["timestamptz", "text", "text", "int8"]  # ts, site, sensor, seq
+_COLUMNS: dict[Kind, tuple[str, str, list[str]]] = {  # table, columns, binary COPY types
+    Kind.CROSSING: ("crossing", "ts, site, sensor, seq, line, direction, track", [*_HEAD, "text", "text", "int8"]),
+    Kind.OCCUPANCY: ("occupancy", "ts, site, sensor, seq, zone, count", [*_HEAD, "text", "int4"]),
+    Kind.POSITION: ("track_position", "ts, site, sensor, seq, track, floor, x, y",
+                    [*_HEAD, "int8", "text", "float4", "float4"]),
+    Kind.WIFI: ("wifi_sighting", "ts, site, sensor, seq, dev, rssi, randomized, channel, seqno, fingerprint",
+                [*_HEAD, "text", "int2", "bool", "int2", "int4", "text"]),
+    Kind.BLE: ("ble_sighting", "ts, site, sensor, seq, dev, rssi, tx_power, frame",
+               [*_HEAD, "text", "int2", "int2", "text"]),
 }
 
 
@@ -106,9 +110,10 @@ def write_flush(
                 if key in new_keys:
                     by_kind.setdefault(b.kind, []).append(b)
             for kind, group in by_kind.items():
-                table, cols = _COLUMNS[kind]
+                table, cols, types = _COLUMNS[kind]
                 n = 0
-                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(types)
                     for b in group:
                         for row in _rows(b):
                             copy.write_row(row)

@@ -39,3 +39,15 @@ def test_timescaledb_turns_raw_tables_into_hypertables(empty_db_dsn):
         assert storage_mode(conn).startswith("timescaledb")
     assert hypertables == set(RAW_TABLES)
     assert migrate(empty_db_dsn).applied == []
+
+
+def test_installed_but_not_preloaded_timescaledb_falls_back_to_plain(tmp_path):
+    from mallsense.services import PostgresServer
+
+    server = PostgresServer(tmp_path / "pg", fast=True, timescale=False).start()
+    try:
+        info = migrate(server.dsn)
+        assert not info.timescale
+        assert relations(server.dsn) >= RELATIONS
+    finally:
+        server.stop("immediate")
