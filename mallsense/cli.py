@@ -63,6 +63,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     sites = None if args.any_site else {s.site.id: s for s in (load_site(p) for p in (args.site or [None]))}
     rotation = min((s.site.rotation_days for s in sites.values()), default=1) if sites else 1
     policy = None if args.no_retention else StoragePolicy.for_privacy(rotation)
+    if policy is not None and args.compress_after_days:
+        policy = StoragePolicy(retention_days=policy.retention_days, compress_after_days=args.compress_after_days)
     migrate(dsn, policy=policy)
     config = IngestConfig(dsn=dsn, broker=broker_from_url(args.mqtt), client_id=args.client_id,
                           shared_group=args.shared_group, policy=policy)
@@ -191,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-group", help="MQTT shared-subscription group to split load across workers")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
+    p.add_argument("--compress-after-days", type=int, default=None,
+                   help="TimescaleDB: compress chunks older than this (default 7)")
     p.add_argument("--no-retention", action="store_true",
                    help="keep every row (replays of past days); default: retention per the privacy mode")
     p.set_defaults(func=cmd_ingest)
