@@ -313,7 +313,9 @@ class Ingest:
             self._conn = None
             return False
         self._report_commits([(b.site, b.node, b.sensor, b.seq) for b in batches] + dead_keys)
-        oldest = min((min(o.ts for o in b.obs) for b in batches if b.obs), default=None)
+        # plain PostgreSQL only: remember the oldest time written, for the rollup refresh (continuous aggregates
+        # on TimescaleDB track this themselves)
+        oldest = None if self._timescale else min((min(o.ts for o in b.obs) for b in batches if b.obs), default=None)
         if oldest is not None:
             self._dirty_since = oldest if self._dirty_since is None else min(self._dirty_since, oldest)
         gen = self._generation
