@@ -22,6 +22,7 @@ from typing import TypeVar
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from psycopg_pool import ConnectionPool
 
 from edge.publisher import BrokerConfig
 from ingest import rollups
@@ -124,7 +125,10 @@ class Ingest:
         self._generation = 0
         self._timescale = False
         self._stopped = False
-        self._conn: psycopg.Connection | None = None
+        # a small pool: the writer's connection is checked before use and re-established with back-off when the
+        # database restarts; the second slot serves housekeeping jobs
+        self._pool = ConnectionPool(config.dsn, min_size=1, max_size=2, open=False, name="ingest",
+                                    check=ConnectionPool.check_connection, reconnect_timeout=10 * 365 * 86400)
         self._dirty_since: int | None = None  # oldest observation written since the last rollup refresh (ms)
         self._last_rollup = time.monotonic()
         self._last_retention = 0.0  # first run right after start
@@ -172,7 +176,9 @@ class Ingest:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Ingest:
-        self._connect_db()
+        self._pool.open(wait=True, timeout=30)
+        with self._pool.connection() as conn:
+            self._timescale = rollups.is_continuous(conn)
         self._client.connect_async(self.config.broker.host, self.config.broker.port,
                                    keepalive=self.config.broker.keepalive)
         self._client.loop_start()
@@ -198,16 +204,9 @@ class Ingest:
         self._writer.join(timeout=30)
         self._client.disconnect()
         self._client.loop_stop()
-        if self._conn is not None:
-            self._conn.close()
+        self._pool.close()
 
     # ------------------------------------------------------------------ writer thread
-    def _connect_db(self) -> None:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.config.dsn)
-            self._timescale = rollups.is_continuous(self._conn)
-            self._conn.commit()
-
     def _write_loop(self) -> None:
         pending: list[_Message] = []
         first_at = 0.0
@@ -244,17 +243,14 @@ class Ingest:
 
     def _maintenance(self, what: str, job: Callable[[psycopg.Connection], T]) -> T | None:
         """Run a plain-PostgreSQL housekeeping job in its own transaction; failures are logged and retried later."""
-        if self._conn is None or self._timescale:
+        if self._timescale:
             return None
         try:
-            result = job(self._conn)
-            self._conn.commit()
-        except psycopg.Error as exc:
+            with self._pool.connection(timeout=5) as conn, conn.transaction():
+                return job(conn)
+        except psycopg.Error as exc:  # PoolTimeout is one too
             log.warning("ingest: %s failed (%s); will retry", what, exc)
-            if not self._conn.closed:
-                self._conn.rollback()
             return None
-        return result
 
     def _enforce_retention(self) -> None:
         self._last_retention = time.monotonic()
@@ -299,18 +295,11 @@ class Ingest:
             elif decoded is not None:
                 batches.append(decoded)
         try:
-            self._connect_db()
-            with self._conn.transaction():
-                result = write_flush(self._conn, batches, states, dead)
-        except psycopg.Error as exc:
+            with self._pool.connection(timeout=5) as conn, conn.transaction():
+                result = write_flush(conn, batches, states, dead)
+        except psycopg.Error as exc:  # PoolTimeout is one too; the pool replaces broken connections
             self.stats.db_errors += 1
             log.warning("ingest: database write failed (%s); will retry, nothing acknowledged", exc)
-            if self._conn is not None and not self._conn.closed:
-                try:
-                    self._conn.close()
-                except psycopg.Error:
-                    log.debug("closing a broken connection failed", exc_info=True)
-            self._conn = None
             return False
         self._report_commits([(b.site, b.node, b.sensor, b.seq) for b in batches] + dead_keys)
         # plain PostgreSQL only: remember the oldest time written, for the rollup refresh (continuous aggregates
