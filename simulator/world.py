@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from mallsense.geometry import centroid, contains, distance, random_point
 from mallsense.site import Site, Store, ZoneKind
@@ -357,6 +357,3 @@ def day_bounds(site: Site, day: date) -> tuple[int, int]:
     return ms(datetime.combine(day, site.site.opens, tzinfo=tz)), ms(
         datetime.combine(day, site.site.closes, tzinfo=tz) + timedelta(hours=1))
 
-
-def local_midnight(site: Site, day: date) -> int:
-    return ms(datetime.combine(day, time(0, 0), tzinfo=site.site.tz))
