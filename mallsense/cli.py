@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ingest.imports import ImportFileError
 from mallsense.settings import SettingsError, broker_from_url, dsn_from
 from mallsense.yamlconf import ConfigError
 
@@ -82,6 +83,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         log.info("ingest: %d messages, %d batches (+%d duplicates), %d rows, %d dead letters",
                  s.messages, s.new_batches, s.duplicate_batches, s.rows, s.dead_letters)
     ingest.stop()
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from ingest.imports import import_file
+    from ingest.storage import migrate
+    from mallsense.site import load_site
+
+    site = load_site(args.site)
+    dsn = dsn_from(args.dsn)
+    migrate(dsn)
+    with psycopg.connect(dsn) as conn:
+        result = import_file(conn, site.site.id, args.file, args.kind, site)
+    print(f"{args.file}: {result.rows} rows — {result.inserted} new, {result.updated} updated, "
+          f"{result.unchanged} unchanged")
     return 0
 
 
@@ -206,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_cockpit)
 
+    p = sub.add_parser("import", help="import a CRM members or POS transactions CSV export (all or nothing)")
+    p.add_argument("kind", choices=["members", "transactions"])
+    p.add_argument("file", type=Path)
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.set_defaults(func=cmd_import)
+
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
     p.set_defaults(func=cmd_migrate)
@@ -222,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ConfigError, SettingsError) as exc:
+    except (ConfigError, SettingsError, ImportFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,7 +1,8 @@
 """The simulator's ground truth, written next to what it published so tests can score every metric.
 
-Files in the truth folder: ``members.csv`` (the CRM base), ``visits.csv``, ``crossings.csv`` (every true crossing
-and whether the camera published it), ``transactions.csv`` and ``summary.json`` (``published_crossings``,
+Files in the truth folder: ``members.csv`` (the CRM export) and ``transactions.csv`` (the POS export), both in the
+import schemas of ``ingest/imports.py``; ``visits.csv``, ``crossings.csv`` (every true crossing and whether the
+camera published it) and ``summary.json`` (``published_crossings``,
 ``true_crossings``, visitors per day, campaign truth, time range).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 from edge.privacy import DeviceKeyer
@@ -24,17 +26,19 @@ class TruthWriter:
         self.folder, self.site = folder, site
         with open(folder / "members.csv", "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["member_id", "joined", "tier", "consent_app", "device_key"])
+            # the CRM export, in the import schema of ingest/imports.py
+            w.writerow(["member_id", "joined", "tier", "consent_app", "consent_wifi", "device_key"])
             for m in members:
                 key = keyer.stable_key(m.member_id.encode()) if keyer and m.app else ""
-                w.writerow([m.member_id, m.joined.isoformat(), m.tier, int(m.app), key])
+                w.writerow([m.member_id, m.joined.isoformat(), m.tier, int(m.app), 0, key])
         self._files = {name: open(folder / f"{name}.csv", "w", newline="")  # noqa: SIM115 - closed in close()
                        for name in ("visits", "crossings", "transactions")}
         self._csv = {name: csv.writer(f) for name, f in self._files.items()}
         self._csv["visits"].writerow(["visit_id", "person", "member_id", "app", "phone", "randomized_mac",
                                       "entrance_in", "entrance_out", "t_in", "t_out", "campaign", "stores"])
         self._csv["crossings"].writerow(["ts_ms", "line", "dir", "visit_id", "published"])
-        self._csv["transactions"].writerow(["txn_id", "ts_ms", "store_id", "amount", "member_id"])
+        # the POS export, in the import schema of ingest/imports.py
+        self._csv["transactions"].writerow(["txn_id", "ts", "store_id", "amount", "member_id"])
         self.published: dict[str, dict[str, int]] = defaultdict(lambda: {"in": 0, "out": 0})
         self.true: dict[str, dict[str, int]] = defaultdict(lambda: {"in": 0, "out": 0})
         self.per_day: dict[str, int] = {}
@@ -52,8 +56,10 @@ class TruthWriter:
             self._csv["crossings"].writerow([row[0], row[1], row[2], row[3], row[4]])
             self.t_min = row[0] if self.t_min is None else min(self.t_min, row[0])
             self.t_max = row[0] if self.t_max is None else max(self.t_max, row[0])
+        tz = self.site.site.tz
         for t in plan.transactions:
-            self._csv["transactions"].writerow([t.txn_id, t.ts, t.store_id, f"{t.amount:.2f}", t.member_id or ""])
+            ts = datetime.fromtimestamp(t.ts / 1000, tz).isoformat(timespec="milliseconds")
+            self._csv["transactions"].writerow([t.txn_id, ts, t.store_id, f"{t.amount:.2f}", t.member_id or ""])
         for source, target in ((sensing.published_crossings, self.published), (sensing.true_crossings, self.true)):
             for line, dirs in source.items():
                 for d, n in dirs.items():
