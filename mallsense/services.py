@@ -10,6 +10,7 @@ import glob
 import logging
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -30,10 +31,30 @@ class ServiceError(RuntimeError):
     """A private server could not be installed or started; the message says what to do."""
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on 127.0.0.1 *outside* the kernel's ephemeral range.
+
+    A client that keeps reconnecting to a stopped server on an ephemeral-range port can be handed that very port as
+    its own source port and connect to itself (TCP simultaneous open), and then the server cannot bind it again.
+    """
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(10000, 30000) if not low <= p <= high] or list(range(1024, low))
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise ServiceError("no free TCP port found outside the ephemeral range")
 
 
 def _wait_port(
