@@ -1,153 +1,283 @@
-"""Live: occupancy now, per-entrance in/out over the last hours, a floor heatmap and sensor health (operators)."""
+"""Live (operators): people in the mall now, entrance flows, where people are, and whether the sensors are up.
+
+Every 5 s ``live-interval`` reads the data clock into ``live-now``; each panel then refreshes from that one clock in
+its own callback, so a slow or failing panel never blocks the others.
+"""
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import dash
-import psycopg
+import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
 from dashboards import context
-from dashboards.figures import empty_figure, entrance_chart, floor_plan
+from dashboards.figures import FLOW_HEIGHT, empty_figure, entrance_chart
+from dashboards.floorplan import FLOOR_PLAN_HEIGHT, floor_plan
+from dashboards.guard import guarded
+from mallsense.site import Site
 from models import live
 
-log = logging.getLogger(__name__)
-dash.register_page(__name__, path="/", name="Live", order=0)
+dash.register_page(__name__, path="/", name="Live", title="Live", order=0)
+
 REFRESH_MS = 5_000
-FLOW_HOURS = 3
-HEATMAP_MINUTES = 15
+FLOW_WINDOW = timedelta(hours=3)
+FLOW_BUCKET = timedelta(minutes=5)
+HEATMAP_WINDOW = timedelta(minutes=15)
 CELL_M = 2.0
-HELP = [
-    ("Occupancy", "entries − exits through every entrance line since the mall's local midnight (never below 0)."),
-    ("Footfall", "entries through entrance lines per interval; exits are drawn downwards."),
-    ("In view", "people the overhead cameras count in the mall's common areas at their latest snapshot."),
-    ("Heatmap", f"track positions from the overhead cameras over the last {HEATMAP_MINUTES} minutes, "
-                f"{CELL_M:g} m cells."),
-    ("Mall time", "the time of the newest crossing received, in the mall's time zone (the demo replays a day)."),
-]
+DEAD_LETTER_WINDOW = timedelta(hours=1)
+OUTBOX_BACKLOG = 100  # batches waiting on a node's disk worth showing on its chip (a few are normal: unacknowledged)
+NO_CROSSINGS = "No crossings received yet — is ingest running, and are the entrance cameras publishing?"
+
+HELP = {
+    "occupancy": "Occupancy = entries − exits through every entrance line since local midnight (never below 0). "
+                 "Per floor: people the cameras see there now, and crossings through that floor's doors (—: none).",
+    "entrances": "Footfall = entries through entrance lines per 5-minute interval (bars up); exits are drawn down. "
+                 "Totals count from local midnight.",
+    "heatmap": f"Positions of tracked people from the overhead cameras over the last "
+               f"{int(HEATMAP_WINDOW.total_seconds() // 60)} minutes, counted in {CELL_M:g} m cells. "
+               "Hover a store for its name.",
+    "health": "A node is online when it said so and was heard within a minute; silent when it went quiet; "
+              "offline when it (or its last will) said so.",
+}
 
 
-def layout(**_query) -> html.Div:
+# --------------------------------------------------------------------------------------------------- layout
+def _panel(panel_id: str, title: str, help_key: str, *body: Any, extra: Any = None) -> html.Section:
+    head = [html.H2(title)] + ([extra] if extra is not None else [])
+    return html.Section(id=panel_id, className=f"panel {panel_id}", children=[
+        html.Div(head, className="panel-head"), *body, html.P(HELP[help_key], className="help"),
+    ])
+
+
+def layout(**_query: str) -> html.Div:
+    """The page; its panels fill from the callbacks below."""
     site = context.current().site
     floors = sorted(site.floors, key=lambda f: f.level)
     default_floor = next((f.id for f in floors if f.level == 0), floors[0].id)
+    loading = empty_figure("Loading…", height=FLOOR_PLAN_HEIGHT)
     return html.Div(className="page live", children=[
         dcc.Interval(id="live-interval", interval=REFRESH_MS, n_intervals=0),
-        html.Div(id="live-clock", className="clock"),
-        html.Div(className="row", children=[
-            html.Section(id="live-occupancy", className="panel occupancy", children="Loading…"),
-            html.Section(className="panel grow", children=[
-                html.H3("Entrances: in and out, last 3 hours"),
-                html.Div(id="live-entrances", children=dcc.Graph(id="live-entrances-graph",
-                                                                 config={"displaylogo": False})),
-                html.Div(id="live-entrance-totals", className="totals"),
-            ]),
-        ]),
-        html.Div(className="row", children=[
-            html.Section(className="panel grow", children=[
-                html.Div(className="panel-head", children=[
-                    html.H3(f"Where people are: last {HEATMAP_MINUTES} minutes"),
-                    dcc.RadioItems(id="live-floor", value=default_floor, inline=True, className="floor-picker",
-                                   options=[{"label": f.name, "value": f.id} for f in reversed(floors)]),
-                ]),
-                html.Div(id="live-heatmap", children=dcc.Graph(id="live-heatmap-graph",
-                                                               config={"displaylogo": False})),
-            ]),
-            html.Section(className="panel side", children=[
-                html.H3("Sensor health"),
-                html.Div(id="live-health"),
-                html.Details(className="help", children=[html.Summary("What these numbers mean"), html.Dl([
-                    item for term, text in HELP for item in (html.Dt(term), html.Dd(text))
-                ])]),
-            ]),
+        dcc.Store(id="live-now"),
+        html.Div(id="live-health", className="health-strip", children="Checking sensors…"),
+        html.Div(className="live-grid", children=[
+            _panel("live-occupancy", "People in the mall", "occupancy",
+                   html.Div(id="live-occupancy-body", className="occupancy-body", children="Loading…")),
+            _panel("live-heatmap", "Where people are", "heatmap",
+                   dcc.Graph(id="live-heatmap-graph", figure=loading, config={"displayModeBar": False}),
+                   extra=dcc.RadioItems(
+                       id="live-floor", value=default_floor, inline=True, className="floor-picker",
+                       options=[{"label": f.name, "value": f.id} for f in floors])),
+            _panel("live-entrances", f"Entrances: in and out, last {FLOW_WINDOW.total_seconds() / 3600:g} hours",
+                   "entrances",
+                   html.Div(className="entrances-body", children=[
+                       dcc.Graph(id="live-entrances-graph", figure=empty_figure("Loading…", height=FLOW_HEIGHT),
+                                 config={"displayModeBar": False}, className="entrances-graph"),
+                       html.Div(id="live-entrances-totals", className="entrances-totals"),
+                   ])),
         ]),
     ])
 
 
-def _now(conn: psycopg.Connection, site_id: str) -> datetime | None:
-    clock = live.data_clock(conn, site_id)
-    return min(clock, datetime.now(UTC)) if clock else None
+# --------------------------------------------------------------------------------------------------- the clock
+def _clock_problem(message: str) -> dict[str, Any]:
+    return {"now": None, "problem": message}
 
 
-@callback(
-    Output("live-clock", "children"),
-    Output("live-occupancy", "children"),
-    Output("live-entrances-graph", "figure"),
-    Output("live-entrance-totals", "children"),
-    Output("live-health", "children"),
-    Input("live-interval", "n_intervals"),
-)
-def refresh_live(_n: int):
-    ctx = context.current()
-    site = ctx.site
-    try:
-        with ctx.pool.connection() as conn:
-            now = _now(conn, site.site.id)
-            health = live.node_health(conn, site.site.id)
-            if now is None:
-                msg = "No crossings received yet — is ingest running and are the entrance cameras publishing?"
-                return ("waiting for data", html.Div(msg, className="empty"), empty_figure(msg), "",
-                        _health(health))
-            occ = live.occupancy_now(conn, site, now)
-            flows = live.entrance_flows(conn, site.site.id, now - timedelta(hours=FLOW_HOURS), now)
-            totals = live.entrance_totals(conn, site.site.id, live.local_day_start(site, now), now)
-    except psycopg.Error:
-        log.exception("live page query failed")
-        msg = "The database is not answering; retrying every few seconds."
-        return "database unavailable", html.Div(msg, className="empty"), empty_figure(msg), "", ""
+@callback(Output("live-now", "data"), Input("live-interval", "n_intervals"))
+@guarded(_clock_problem)
+def read_clock(_n: int | None) -> dict[str, Any]:
+    """The data clock (newest crossing, never ahead of wall time) that every panel of this refresh uses."""
+    cockpit = context.current()
+    now = live.data_clock(cockpit.pool, cockpit.site.site.id)
+    return {"now": now.isoformat(), "problem": None} if now else _clock_problem(NO_CROSSINGS)
+
+
+def _now(clock: dict[str, Any] | None) -> tuple[datetime | None, str]:
+    """The clock's instant, or None and the reason there is none."""
+    if not clock:
+        return None, "Waiting for the first refresh…"
+    if clock.get("now"):
+        return datetime.fromisoformat(clock["now"]), ""
+    return None, clock.get("problem") or NO_CROSSINGS
+
+
+def mall_time(site: Site, now: datetime) -> str:
     local = now.astimezone(site.site.tz)
-    clock = f"as of {local:%H:%M:%S} on {local:%a %d %b %Y} (mall time)"
-    floors = {f.id: f.name for f in site.floors}
-    occupancy = [
-        html.Div("People in the mall now", className="label"),
+    return f"as of {local:%H:%M:%S} (mall time) · {local:%a %d %b %Y}"
+
+
+# --------------------------------------------------------------------------------------------------- occupancy
+def _empty(message: str) -> html.Div:
+    return html.Div(message, className="empty")
+
+
+@callback(Output("live-occupancy-body", "children"), Input("live-now", "data"))
+@guarded(_empty)
+def show_occupancy(clock: dict[str, Any] | None) -> Any:
+    """The big number, today's in/out, and per-floor counts."""
+    now, problem = _now(clock)
+    if now is None:
+        return _empty(problem)
+    cockpit = context.current()
+    site = cockpit.site
+    occ = live.occupancy_now(cockpit.pool, site, now)
+    names = {f.id: f.name for f in site.floors}
+    with_doors = {e.floor for e in site.entrances}
+
+    def in_view(n: int | None) -> str:
+        return "—" if n is None else f"{n:,}"
+
+    def doors(floor: str, n: int) -> str:
+        return f"{n:,}" if floor in with_doors else "—"
+
+    return [
         html.Div(f"{occ.people:,}", className="big-number"),
-        html.Div(f"today: {occ.entries_today:,} in · {occ.exits_today:,} out", className="sub"),
-        html.Div(className="floors", children=[
-            html.Div([html.Span(floors[f], className="floor-name"), html.Span(f"{n:,} in view", className="n")])
-            for f, n in sorted(occ.in_view_by_floor.items(), key=lambda kv: -site.floor_by_id[kv[0]].level)
+        html.Div(mall_time(site, now), id="live-clock", className="clock"),
+        html.Div(f"since midnight: {occ.entries:,} in · {occ.exits:,} out", className="sub"),
+        html.Table(className="floor-table", children=[
+            html.Thead(html.Tr([html.Th("Floor"), html.Th("in view"), html.Th("doors in"), html.Th("doors out")])),
+            html.Tbody([
+                html.Tr([html.Td(names[f.floor]), html.Td(in_view(f.in_view), className="strong"),
+                         html.Td(doors(f.floor, f.entries)), html.Td(doors(f.floor, f.exits))])
+                for f in occ.floors
+            ]),
         ]),
     ]
-    figure = entrance_chart(site, flows) if flows else empty_figure("No crossings in the last 3 hours")
-    names = {e.id: e.name for e in site.entrances}
-    table = html.Table(className="totals-table", children=[
-        html.Thead(html.Tr([html.Th("Entrance today"), html.Th("in"), html.Th("out")])),
-        html.Tbody([html.Tr([html.Td(names.get(line, line)), html.Td(f"{i:,}"), html.Td(f"{o:,}")])
-                    for line, (i, o) in sorted(totals.items(), key=lambda kv: -kv[1][0])]),
+
+
+# --------------------------------------------------------------------------------------------------- entrances
+def _entrances_problem(message: str) -> tuple[Any, Any]:
+    return empty_figure(message, height=FLOW_HEIGHT), ""
+
+
+@callback(Output("live-entrances-graph", "figure"), Output("live-entrances-totals", "children"),
+          Input("live-now", "data"))
+@guarded(_entrances_problem)
+def show_entrances(clock: dict[str, Any] | None) -> tuple[Any, Any]:
+    """In/out per entrance in 5-minute buckets over the last 3 hours, and today's totals per entrance."""
+    now, problem = _now(clock)
+    if now is None:
+        return _entrances_problem(problem)
+    cockpit = context.current()
+    site = cockpit.site
+    lines = [e.id for e in site.entrances]
+    since = now - FLOW_WINDOW
+    until = live.through(now)
+    flows = live.entrance_flows(cockpit.pool, site.site.id, since, until, FLOW_BUCKET, lines=lines)
+    totals = live.entrance_totals(cockpit.pool, site.site.id, live.local_day_start(site, now), until, lines=lines)
+    if flows.empty:
+        tz = site.site.tz
+        figure = empty_figure(height=FLOW_HEIGHT, message=f"No crossings between {since.astimezone(tz):%H:%M} and "
+                              f"{now.astimezone(tz):%H:%M} — are the entrance cameras publishing?")
+    else:
+        figure = entrance_chart(site, flows, since, until, FLOW_BUCKET)
+    return figure, totals_table(site, totals)
+
+
+def totals_table(site: Site, totals: pd.DataFrame) -> html.Table:
+    """Today's entries and exits for every entrance of the site (zero where no crossing arrived), and their sum."""
+    floors = {f.id: f.name for f in site.floors}
+    table = (totals.set_index("line").reindex([e.id for e in site.entrances], fill_value=0)
+             if not totals.empty else pd.DataFrame({"entries": 0, "exits": 0}, index=[e.id for e in site.entrances]))
+    rows = [
+        html.Tr(className="quiet" if table.at[e.id, "entries"] + table.at[e.id, "exits"] == 0 else "", children=[
+            html.Td([html.Div(e.name), html.Div(floors.get(e.floor, e.floor), className="muted")]),
+            html.Td(f"{table.at[e.id, 'entries']:,}"), html.Td(f"{table.at[e.id, 'exits']:,}"),
+        ])
+        for e in site.entrances
+    ]
+    total = html.Tr(className="total", children=[
+        html.Td("All entrances"), html.Td(f"{table['entries'].sum():,}"), html.Td(f"{table['exits'].sum():,}"),
     ])
-    return clock, occupancy, figure, table, _health(health)
+    return html.Table(className="totals-table", children=[
+        html.Thead(html.Tr([html.Th("Today"), html.Th("in"), html.Th("out")])),
+        html.Tbody([*rows, total]),
+    ])
 
 
-def _health(nodes: list[live.NodeHealth]):
-    if not nodes:
-        return html.Div("No edge node has reported yet.", className="empty")
-    items = []
-    for n in nodes:
-        stale = n.age_s > 60
-        state = "offline" if n.status != "online" else ("silent" if stale else "online")
-        depth = f" · outbox {n.outbox_depth}" if n.outbox_depth else ""
-        items.append(html.Li(className=f"node {state}", children=[
-            html.Span(n.node, className="node-name"),
-            html.Span(f"{state} · heard {n.age_s:.0f} s ago{depth}", className="node-state"),
-        ]))
-    return html.Ul(items, className="health-list")
+# --------------------------------------------------------------------------------------------------- heatmap
+def _floor_note(message: str) -> Any:
+    return empty_figure(message, height=FLOOR_PLAN_HEIGHT)
 
 
-@callback(Output("live-heatmap-graph", "figure"), Input("live-interval", "n_intervals"), Input("live-floor", "value"))
-def refresh_heatmap(_n: int, floor: str):
-    ctx = context.current()
-    site = ctx.site
+@callback(Output("live-heatmap-graph", "figure"), Input("live-now", "data"), Input("live-floor", "value"))
+@guarded(_floor_note)
+def show_heatmap(clock: dict[str, Any] | None, floor: str | None) -> Any:
+    """The selected floor's plan with the last 15 minutes of positions."""
+    cockpit = context.current()
+    site = cockpit.site
     if floor not in site.floor_by_id:
-        return empty_figure("Unknown floor")
-    try:
-        with ctx.pool.connection() as conn:
-            now = _now(conn, site.site.id)
-            if now is None:
-                return floor_plan(site, floor, [], CELL_M, "no positions received yet")
-            cells = live.heatmap(conn, site.site.id, floor, now - timedelta(minutes=HEATMAP_MINUTES), now, CELL_M)
-    except psycopg.Error:
-        log.exception("heatmap query failed")
-        return empty_figure("The database is not answering; retrying every few seconds.")
-    title = "" if cells else f"no positions on this floor in the last {HEATMAP_MINUTES} minutes"
-    return floor_plan(site, floor, cells, CELL_M, title)
+        return _floor_note("Choose a floor.")
+    now, problem = _now(clock)
+    if now is None:
+        return floor_plan(site, floor, None, CELL_M, note=problem)
+    since = now - HEATMAP_WINDOW
+    cells = live.heatmap(cockpit.pool, site.site.id, floor, since, live.through(now), CELL_M)
+    note = None
+    if cells.empty:
+        note = (f"No positions on this floor since {since.astimezone(site.site.tz):%H:%M} "
+                "— are its overhead cameras publishing?")
+    return floor_plan(site, floor, cells, CELL_M, note=note)
+
+
+# --------------------------------------------------------------------------------------------------- health
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 90:
+        return f"{max(0, round(seconds))} s ago"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def _chip(n: live.NodeHealth) -> html.Span:
+    """A node as a coloured chip: name, state when not online, age; details in its tooltip."""
+    detail = [f"{n.node}: {n.condition if n.condition != 'unknown' else 'never heard from'}",
+              f"state topic: {n.status or 'nothing received'}", f"last message: {_age(n.last_heard_s)}",
+              f"sensors delivering: {n.sensors}"]
+    if n.outbox_depth is not None:
+        detail.append(f"outbox: {n.outbox_depth:,} batches waiting, {n.outbox_dropped or 0:,} dropped")
+    words = [] if n.condition == "online" else ["never heard" if n.condition == "unknown" else n.condition]
+    if n.last_heard_s is not None:
+        words.append(_age(n.last_heard_s))
+    if (n.outbox_depth or 0) >= OUTBOX_BACKLOG or n.outbox_dropped:
+        dropped = f", {n.outbox_dropped:,} dropped" if n.outbox_dropped else ""
+        words.append(f"outbox {n.outbox_depth or 0:,}{dropped}")
+    return html.Span([html.B(n.node), " · " + " · ".join(words) if words else ""],
+                     className=f"chip {n.condition}", title="\n".join(detail))
+
+
+def _health_problem(message: str) -> list[html.Span]:
+    return [html.Span("Sensors", className="strip-title"), html.Span(message, className="strip-problem")]
+
+
+@callback(Output("live-health", "children"), Input("live-interval", "n_intervals"))
+@guarded(_health_problem)
+def show_health(_n: int | None) -> Any:
+    """One chip per edge node (configured or heard from), and a summary line."""
+    cockpit = context.current()
+    site = cockpit.site
+    nodes = live.sensor_health(cockpit.pool, site.site.id)
+    rejected = live.dead_letters(cockpit.pool, site.site.id, DEAD_LETTER_WINDOW)
+    heard = {n.node for n in nodes}
+    unheard = [live.NodeHealth.never_heard(node) for node in site.nodes if node not in heard]
+    everyone = sorted([*nodes, *unheard], key=lambda n: n.node)
+    online = sum(n.condition == "online" for n in everyone)
+    ages = [n.last_heard_s for n in nodes if n.last_heard_s is not None]
+    if nodes:
+        summary = f"{online}/{len(everyone)} nodes online · last message {_age(min(ages) if ages else None)}"
+    else:
+        summary = "No edge node has reported yet — is ingest running?"
+    chips = [_chip(n) for n in everyone]
+    rejected_text = f"rejected messages, last hour: {rejected:,}"
+    return [
+        html.Span("Sensors", className="strip-title"),
+        html.Span(summary, className="strip-summary"),
+        html.Span(chips, className="chips"),
+        html.Span(rejected_text, className="strip-rejected warn" if rejected else "strip-rejected"),
+        html.Span("?", className="strip-help", title=HELP["health"]),
+    ]

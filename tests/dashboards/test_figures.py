@@ -1,0 +1,52 @@
+"""Cockpit figures on plain data (no database): floor-plan grid and labels, heat placement, entrance bars."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboards.figures import entrance_chart
+from dashboards.floorplan import density, floor_grid, floor_plan
+from mallsense.site import load_site
+from models import live
+
+SITE = load_site()
+
+
+def cells(rows: list[tuple[int, int, int]], cell_m: float = 2.0) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["ix", "iy", "positions"])
+    return frame.assign(x=(frame["ix"] + 0.5) * cell_m, y=(frame["iy"] + 0.5) * cell_m)[live.HEATMAP_COLUMNS]
+
+
+def test_floor_grid_covers_the_outline_and_names_the_store_under_each_cell():
+    grid = floor_grid(SITE, "f1", 2.0)
+    assert (grid.ix0, grid.iy0, grid.nx, grid.ny) == (0, 0, 100, 40)  # a 200 m × 80 m floor
+    # f1-11-shop spans x 10..58, y 50..80: cell (20, 30) has its centre at (41, 61)
+    assert grid.labels[30, 20] == "Galleria Department Store (department store)"
+    assert grid.labels[20, 50] == "Atrium"  # the middle of the mall
+
+
+def test_density_places_counts_and_drops_cells_off_the_plan():
+    grid = floor_grid(SITE, "f1", 2.0)
+    z = density(grid, cells([(0, 0, 4), (50, 20, 10), (-1, 1, 3), (100, 0, 2)]))
+    assert z[0, 0] == 4 and z[20, 50] == 10
+    assert np.nansum(z) == 14  # the two cells outside the floor's outline are not drawn
+    figure = floor_plan(SITE, "f1", cells([(50, 20, 10)]), 2.0)
+    (heatmap,) = [t for t in figure.data if isinstance(t, go.Heatmap)]
+    assert heatmap.text[20][50] == "Atrium<br>10 positions"
+    assert heatmap.text[0][0] == "no positions"  # outside every zone, but still hoverable
+
+
+def test_entrance_chart_draws_exits_downwards_and_hatches_the_open_bucket():
+    t0 = datetime(2025, 6, 14, 2, 0, tzinfo=UTC)  # 10:00 in the mall
+    flows = pd.DataFrame({"bucket": [t0, t0 + timedelta(minutes=5)], "line": ["e-south", "e-south"],
+                          "entries": [7, 3], "exits": [2, 1]}).astype({"bucket": "datetime64[us, UTC]"})
+    fig = entrance_chart(SITE, flows, t0 - timedelta(hours=3), t0 + timedelta(minutes=7))
+    entries, exits = fig.data
+    assert list(entries.y) == [7, 3] and list(exits.y) == [-2, -1]
+    assert list(entries.marker.pattern.shape) == ["", "/"]  # 10:05-10:10 is still open at 10:07
+    assert entries.name == "South main entrance"
+    assert pd.Timestamp(entries.x[0]) == pd.Timestamp("2025-06-14 10:00")  # drawn on the mall's clock
