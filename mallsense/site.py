@@ -142,7 +142,10 @@ class Sensor(_Model):
     node: Ident = Field(description="edge node that runs this sensor's collector")
     floor: Ident
     position: Point
-    lines: list[Ident] = Field(default_factory=list, description="camera: entrance lines it counts")
+    lines: list[Ident] = Field(
+        default_factory=list,
+        description="camera: the lines it counts: entrance ids (mall footfall) or store ids (that store's door)",
+    )
     zones: list[Ident] = Field(default_factory=list, description="zones it covers (occupancy, sightings)")
     range_m: float = Field(default=25.0, gt=0, le=200, description="wifi/ble: usable radius")
     homography: Homography | None = None
@@ -232,8 +235,21 @@ class Site(_Model):
     def nodes(self) -> list[str]:
         return sorted({s.node for s in self.sensors})
 
-    def camera_for_line(self, entrance_id: str) -> Sensor | None:
-        return next((s for s in self.sensors if s.kind == "camera" and entrance_id in s.lines), None)
+    def camera_for_line(self, line: str) -> Sensor | None:
+        """The camera counting an entrance line or a store door (the line id is the entrance or store id)."""
+        return next((s for s in self.sensors if s.kind == "camera" and line in s.lines), None)
+
+    @cached_property
+    def entrance_lines(self) -> list[str]:
+        """Entrance ids whose door a camera counts: their crossings are the mall's footfall."""
+        counted = {line for s in self.sensors if s.kind == "camera" for line in s.lines}
+        return [e.id for e in self.entrances if e.id in counted]
+
+    @cached_property
+    def store_doors(self) -> list[str]:
+        """Store ids whose door a camera counts: their crossings are store entries and exits."""
+        counted = {line for s in self.sensors if s.kind == "camera" for line in s.lines}
+        return [s.id for s in self.stores if s.id in counted]
 
     # ------------------------------------------------------------------ cross-field rules
     def reference_problems(self) -> list[tuple[Loc, str]]:
@@ -266,7 +282,7 @@ class Site(_Model):
         for i, s in enumerate(self.sensors):
             ref(("sensors", i, "floor"), s.floor, floors, "floor")
             for j, line in enumerate(s.lines):
-                ref(("sensors", i, "lines", j), line, self.entrance_by_id, "entrance")
+                ref(("sensors", i, "lines", j), line, self.entrance_by_id | self.store_by_id, "entrance or store")
             for j, zone in enumerate(s.zones):
                 ref(("sensors", i, "zones", j), zone, zones, "zone")
             if s.lines and s.kind != "camera":

@@ -10,6 +10,7 @@ streets, WiFi and BLE sensors, beacons, and a campaign.
 
 from __future__ import annotations
 
+import math
 import sys
 
 import yaml
@@ -151,6 +152,10 @@ ENTRANCES = {
 
 def rect(x0: float, y0: float, x1: float, y1: float) -> list[list[float]]:
     return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def zones_by_id(zones: list[dict]) -> dict[str, dict]:
+    return {z["id"]: z for z in zones}
 
 
 def build() -> dict:
@@ -298,6 +303,21 @@ def build() -> dict:
                     "range_m": 25.0,
                 }
             )
+        # store doors: an overhead counter over each shop's door (entries, exits: capture and conversion) and a BLE
+        # scanner inside each shop (consented app users' store visits, dwell and co-visits)
+        for store in stores:
+            if not store["id"].startswith(f"{floor_id}-"):
+                continue
+            (x0, y0), (x1, y1) = zones_by_id(zones)[store["zone"]]["polygon"][0], \
+                zones_by_id(zones)[store["zone"]]["polygon"][2]
+            cx, cy = round((x0 + x1) / 2, 1), round((y0 + y1) / 2, 1)
+            door_y = y1 if y1 <= 30 else y0
+            node = node_w if cx <= 100 else node_e
+            sensors.append({"id": f"cam-door-{store['id']}", "kind": "camera", "node": node, "floor": floor_id,
+                            "position": [cx, door_y], "lines": [store["id"]]})
+            reach = round(max(15.0, math.hypot(x1 - x0, y1 - y0) / 2 + 2.0), 1)  # the whole shop floor
+            sensors.append({"id": f"ble-{store['id']}", "kind": "ble", "node": node, "floor": floor_id,
+                            "position": [cx, cy], "range_m": reach})
         for k in range(10):
             minor += 1
             beacons.append(

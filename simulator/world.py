@@ -1,77 +1,76 @@
-"""The simulated mall's people: who comes on a given day, when, through which door, which stores, for how long.
+"""The simulated mall's people on one local day: who comes, when, through which door, which stores, how long, what
+they buy, and the extra visits a campaign brings. Pure and deterministic for (site, day, scale, seed).
 
-Pure and deterministic for a seed: :func:`plan_day` returns every visit of one local day as timed, positioned
-segments, plus the POS transactions they make. Sensing (what the sensors would report) lives in ``sensing.py``.
+:func:`plan_day` returns a :class:`DayPlan`: every visit with its itinerary (contiguous timed segments, see
+:mod:`simulator.itinerary`) and the POS transactions. What the sensors make of it is :mod:`simulator.sensing`.
+
+The story of one visit: arrive (intraday profile, weekday factor), cross an entrance line (street doors, a main
+door busier, car-park lifts on b1), pause in the hall, then enter about ``stores_per_visit`` stores, each chosen by
+appeal (anchors, time of day), affinity (a category makes the rest of its group more likely) and floor (people stay
+on a floor), dwell a lognormal time (some bounce out within two minutes), sometimes window-shop in the corridor or
+linger in the atrium, and leave through the same door or another (car drivers go back to the car park).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from itertools import accumulate
 
-from mallsense.geometry import centroid, contains, distance, random_point
-from mallsense.site import Site, Store, ZoneKind
+import numpy as np
 
-Point = tuple[float, float]
-WALK_M_PER_S = 1.1
-FLOOR_CHANGE_S = 50.0
-# opening-hours profile (relative arrivals per hour from opening): late morning, lunch and evening peaks
-HOURLY_PROFILE = [0.35, 0.7, 1.05, 1.0, 0.8, 0.8, 0.9, 1.05, 1.2, 1.1, 0.75, 0.35]
-DWELL_MEDIAN_MIN = {
-    "cafe": 22, "restaurant": 55, "cinema": 130, "supermarket": 28, "department_store": 35, "food": 22,
-    "fashion": 14, "beauty": 13, "jewelry": 10, "electronics": 14, "sports": 12, "kids": 15, "home": 12,
-    "books": 15, "pharmacy": 8, "services": 12,
-}
-PURCHASE_FACTOR = {"supermarket": 2.8, "food": 3.0, "cafe": 2.8, "restaurant": 3.0, "cinema": 3.0, "pharmacy": 2.0}
-SPEND_MEDIAN = {
-    "supermarket": 180, "food": 45, "cafe": 38, "restaurant": 160, "cinema": 90, "department_store": 420,
-    "jewelry": 1600, "electronics": 900, "fashion": 380, "beauty": 320, "sports": 450, "kids": 220,
-}
-BOUNCE_SHARE = 0.15
-PHONE_MODELS = ("iphone-15", "iphone-13", "galaxy-s23", "pixel-8", "xiaomi-13", "oppo-find-x6")
+from mallsense.site import Campaign, Entrance, Simulation, Site, Store
+from simulator import profiles
+from simulator.itinerary import Segment, StoreStay, Walker
+from simulator.layout import Layout, Point
+from simulator.members import Member, Phone, draw_phone, member_base, pick_members, seed_words, seeded
 
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """The visitor is in ``zone`` on ``floor`` from t0 to t1 (ms), moving linearly from p0 to p1."""
-
-    t0: int
-    t1: int
-    floor: str
-    zone: str
-    p0: Point
-    p1: Point
-
-    def at(self, t: int) -> Point:
-        if self.t1 <= self.t0:
-            return self.p1
-        f = min(1.0, max(0.0, (t - self.t0) / (self.t1 - self.t0)))
-        return (self.p0[0] + f * (self.p1[0] - self.p0[0]), self.p0[1] + f * (self.p1[1] - self.p0[1]))
+HOUR_MS = 3_600_000
+NO_NEW_STORE_BEFORE_CLOSE_MS = 10 * 60_000  # shoppers stop going into stores ten minutes before closing
+DOOR_INSET_M = 0.3  # a visitor starts/ends just inside the entrance line
+BOUNCE_MS = 120_000  # a store visit shorter than this is a bounce (never a purchase)
 
 
 @dataclass(slots=True)
 class Visit:
+    """One person's visit, entrance to exit.
+
+    Attributes:
+        visit_id: unique per run (``V<yyyymmdd>-<n>``, in order of arrival).
+        person: member id, or an anonymous id for non-members (unique per visit).
+        member_id: CRM member id, None for non-members.
+        tier: member tier, None for non-members.
+        app_id: consented member-app identity advertised over BLE (members with the app), else None.
+        phone: the visitor's WiFi-probing phone, None if it does not probe.
+        entrance_in, entrance_out: entrance (line) ids crossed in and out.
+        t_in, t_out: ms of the inward and outward line crossings.
+        stores: stores entered, in order.
+        segments: the itinerary, contiguous from ``t_in`` to ``t_out``.
+        campaign: id of the campaign that brought this (extra) visit, else None.
+    """
+
     visit_id: str
     person: str
     member_id: str | None
-    app_id: str | None  # consented member-app beacon identity (BLE)
-    phone: str | None  # phone model if the phone probes WiFi
-    randomized_mac: bool
+    tier: str | None
+    app_id: str | None
+    phone: Phone | None
     entrance_in: str
     entrance_out: str
     t_in: int
     t_out: int
-    crossing_in_seen: bool  # the door camera detected the entry (misses are realistic)
-    crossing_out_seen: bool
-    stores: list[tuple[str, int, int]] = field(default_factory=list)  # (store id, t0, t1)
+    stores: list[StoreStay] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
-    campaign: str | None = None  # extra visit caused by this campaign
+    campaign: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
+    """A POS sale. ``member_id`` is set when a member pays (they identify at the till)."""
+
     txn_id: str
     ts: int
     store_id: str
@@ -80,269 +79,169 @@ class Transaction:
 
 
 @dataclass(frozen=True, slots=True)
-class Member:
-    member_id: str
-    joined: date
-    tier: str
-    app: bool
-    frequency: float  # relative propensity to visit
+class CampaignDay:
+    """Ground truth of one campaign on one day.
+
+    Attributes:
+        campaign: campaign id.
+        true_uplift: the configured relative uplift (``simulation.campaign_uplift``).
+        baseline_visits: target-store entries inside the campaign window that would have happened anyway.
+        extra_visits: extra visitors the campaign brought (each enters exactly one target store).
+        target_visits: target-store entries inside the window with the campaign.
+    """
+
+    campaign: str
+    true_uplift: float
+    baseline_visits: int
+    extra_visits: int
+    target_visits: int
+
+    @property
+    def realized_uplift(self) -> float:
+        return self.target_visits / self.baseline_visits - 1 if self.baseline_visits else 0.0
 
 
 @dataclass
 class DayPlan:
+    """Everything that happens in the mall on ``day`` (visits by arrival, transactions by time)."""
+
     day: date
     visits: list[Visit]
     transactions: list[Transaction]
-    campaign_extra: dict[str, int]
+    campaigns: dict[str, CampaignDay]
+    opens_ms: int
+    closes_ms: int
 
 
+# ---------------------------------------------------------------------------------------------- time helpers
 def ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
-def member_base(site: Site, scale: float, seed: int) -> list[Member]:
-    """The CRM member base (stable across days for one seed)."""
-    rng = random.Random(f"members-{seed}")
-    n = max(1, int(site.simulation.members * scale))
-    tiers = (("standard", 0.70), ("silver", 0.20), ("gold", 0.08), ("vip", 0.02))
-    out = []
-    for i in range(n):
-        tier = rng.choices([t for t, _ in tiers], [w for _, w in tiers])[0]
-        out.append(Member(
-            member_id=f"M{i + 1:06d}",
-            joined=date(2023, 1, 1) + timedelta(days=rng.randrange(0, 1000)),
-            tier=tier,
-            app=rng.random() < site.simulation.app_share,
-            frequency=rng.lognormvariate(0, 1.0) * {"standard": 1, "silver": 1.5, "gold": 2.2, "vip": 3.5}[tier],
-        ))
-    return out
+def opening_hours(site: Site, day: date) -> tuple[int, int]:
+    """Local opening and closing time of ``day`` in ms."""
+    tz = site.site.tz
+    return ms(datetime.combine(day, site.site.opens, tzinfo=tz)), ms(datetime.combine(day, site.site.closes, tzinfo=tz))
 
 
-class _Layout:
-    """Derived geometry for walking: zone centroids, corridor in front of each store, atria per floor."""
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.centre = {z.id: centroid(z.polygon) for z in site.zones}
-        self.atrium = {}
-        for z in site.zones:
-            if z.kind in (ZoneKind.ATRIUM, ZoneKind.FOOD_COURT):
-                self.atrium.setdefault(z.floor, z.id)
-        for f in site.floors:  # a floor without an atrium walks via its first corridor
-            if f.id not in self.atrium:
-                self.atrium[f.id] = next(z.id for z in site.zones if z.floor == f.id and z.kind == ZoneKind.CORRIDOR)
-        self.front = {s.id: s.front_zone or self.atrium[site.zone_by_id[s.zone].floor] for s in site.stores}
-        self.store_of_zone = {s.zone: s.id for s in site.stores}
-
-    def floor_of_zone(self, zone: str) -> str:
-        return self.site.zone_by_id[zone].floor
+def day_bounds(site: Site, day: date) -> tuple[int, int]:
+    """The simulated span of ``day``: opening to one hour after closing (everyone is out by then), in ms."""
+    opens, closes = opening_hours(site, day)
+    return opens, closes + HOUR_MS
 
 
-def _arrival_times(n: int, opens: datetime, closes: datetime, rng: random.Random) -> list[datetime]:
-    hours = max(1, int((closes - opens).total_seconds() // 3600))
-    profile = (HOURLY_PROFILE + [HOURLY_PROFILE[-1]] * hours)[:hours]
-    # no new arrivals in the last 30 minutes
-    times = []
-    for hour in rng.choices(range(hours), weights=profile, k=n):
-        start = opens + timedelta(hours=hour)
-        span = 3600 if hour < hours - 1 else 1800
-        times.append(start + timedelta(seconds=rng.uniform(0, span)))
-    return sorted(times)
-
-
-def _store_weights(site: Site) -> dict[str, float]:
-    return {s.id: (4.0 if s.anchor else 1.0) * (1.3 if s.category in ("food", "cafe") else 1.0) for s in site.stores}
-
-
-def _choose_stores(site: Site, base: dict[str, float], groups: list[set[str]], k: int, rng: random.Random,
-                   boost: dict[str, float]) -> list[Store]:
-    """Up to k distinct stores: anchors attract more, categories of one affinity group go together (x4), and
-    people tend to stay on a floor (x1.8)."""
-    chosen: list[Store] = []
-    taken: set[str] = set()
-    affine: set[str] = set()  # categories grouped with one already visited
-    floor = None
-    stores = site.stores
-    for _ in range(k):
-        weights = []
-        for st in stores:
-            if st.id in taken:
-                weights.append(0.0)
-                continue
-            w = base[st.id] * boost.get(st.id, 1.0)
-            if st.category in affine:
-                w *= 4.0
-            if floor is not None and site.zone_by_id[st.zone].floor == floor:
-                w *= 1.8
-            weights.append(w)
-        if not any(weights):
-            break
-        store = rng.choices(stores, weights)[0]
-        chosen.append(store)
-        taken.add(store.id)
-        for g in groups:
-            if store.category in g:
-                affine |= g
-        floor = site.zone_by_id[store.zone].floor
-    return chosen
-
-
-def _dwell_s(store: Store, rng: random.Random) -> float:
-    if rng.random() < BOUNCE_SHARE and store.category not in ("cinema", "restaurant"):
-        return rng.uniform(30, 110)
-    median = DWELL_MEDIAN_MIN.get(store.category, 12) * 60
-    return min(4 * 3600, rng.lognormvariate(math.log(median), 0.45))
-
-
-class _Walker:
-    """Builds one visit's segments: walking legs through corridors, stays in stores and the atrium."""
-
-    def __init__(self, layout: _Layout, rng: random.Random, t: float, floor: str, zone: str, pos: Point) -> None:
-        self.layout, self.rng = layout, rng
-        self.t, self.floor, self.zone, self.pos = t, floor, zone, pos
-        self.segments: list[Segment] = []
-
-    def _leg(self, zone: str, target: Point) -> None:
-        t1 = self.t + distance(self.pos, target) / WALK_M_PER_S * 1000
-        self.segments.append(Segment(int(self.t), int(t1), self.floor, zone, self.pos, target))
-        self.t, self.zone, self.pos = t1, zone, target
-
-    def stay(self, zone: str, duration_ms: float) -> None:
-        """Stay in ``zone`` (drifting to a random spot in it) for ``duration_ms``."""
-        poly = self.layout.site.zone_by_id[zone].polygon
-        target = random_point(poly, self.rng)
-        t1 = self.t + duration_ms
-        self.segments.append(Segment(int(self.t), int(t1), self.floor, zone, self.pos, target))
-        self.t, self.zone, self.pos = t1, zone, target
-
-    def walk_to_zone(self, zone: str) -> None:
-        lay = self.layout
-        dest_floor = lay.floor_of_zone(zone)
-        if dest_floor != self.floor:
-            atrium = lay.atrium[self.floor]
-            self._via(atrium)
-            self._leg(atrium, lay.centre[atrium])
-            self.t += FLOOR_CHANGE_S * 1000 * abs(self._level(dest_floor) - self._level(self.floor))
-            self.floor = dest_floor
-            new_atrium = lay.atrium[dest_floor]
-            self.zone, self.pos = new_atrium, lay.centre[new_atrium]
-        self._via(zone)
-        poly = lay.site.zone_by_id[zone].polygon
-        self._leg(zone, random_point(poly, self.rng))
-
-    def _via(self, zone: str) -> None:
-        """Walk along the corridor in front of the current place, then the one in front of ``zone``."""
-        lay = self.layout
-        for corridor in (self._front_of(self.zone), self._front_of(zone)):
-            if corridor and corridor != self.zone and lay.floor_of_zone(corridor) == self.floor:
-                cx, cy = lay.centre[corridor]
-                target = (cx + self.rng.uniform(-15, 15), cy + self.rng.uniform(-3, 3))
-                poly = lay.site.zone_by_id[corridor].polygon
-                if not contains(poly, target):
-                    target = (cx, cy)
-                self._leg(corridor, target)
-
-    def _front_of(self, zone: str) -> str | None:
-        z = self.layout.site.zone_by_id[zone]
-        if z.kind == ZoneKind.STORE:
-            return self.layout.front[self.layout.store_of_zone[zone]]
-        if z.kind in (ZoneKind.CORRIDOR, ZoneKind.ATRIUM, ZoneKind.FOOD_COURT):
-            return zone
-        return self.layout.atrium[z.floor] if z.kind in (ZoneKind.ENTRANCE, ZoneKind.PARKING) else None
-
-    def _level(self, floor: str) -> int:
-        return self.layout.site.floor_by_id[floor].level
-
-
-def plan_day(site: Site, day: date, *, scale: float = 1.0, seed: int = 0,
-             members: list[Member] | None = None) -> DayPlan:
-    """Every visit of one local day, deterministic for (site, day, scale, seed)."""
-    sim = site.simulation
-    rng = random.Random(f"{seed}-{day.isoformat()}")
+def arrival_times(site: Site, day: date, n: int, rng: np.random.Generator) -> list[int]:
+    """``n`` sorted arrival instants (ms): the intraday profile by local clock hour, from opening to half an hour
+    before closing."""
     tz = site.site.tz
     opens = datetime.combine(day, site.site.opens, tzinfo=tz)
     closes = datetime.combine(day, site.site.closes, tzinfo=tz)
-    members = members if members is not None else member_base(site, scale, seed)
-    layout = _Layout(site)
-    base = _store_weights(site)
-    groups = [set(g) for g in sim.affinity]
-    entrances = site.entrances
-    door_weights = [0.7 if not e.external else (1.6 if "main" in e.name.lower() else 1.0) for e in entrances]
-    n = max(1, round(sim.daily_visitors * sim.weekday_factors[day.weekday()] * scale))
-
-    # campaigns active today: extra visits aimed at their target stores during the campaign window
-    campaign_extra: dict[str, int] = {}
-    extra_plans: list[tuple[datetime, str, list[str]]] = []
-    for c in site.campaigns:
-        uplift = sim.campaign_uplift.get(c.id, 0.0)
-        start = c.start.replace(tzinfo=tz) if c.start.tzinfo is None else c.start
-        end = c.end.replace(tzinfo=tz) if c.end.tzinfo is None else c.end
-        w0, w1 = max(start, opens), min(end, closes - timedelta(minutes=30))
-        if uplift <= 0 or w1 <= w0:
-            continue
-        share = sum(base[s] for s in c.target_stores) / sum(base.values())
-        expected_target_visits = n * sim.stores_per_visit * share * (w1 - w0) / (closes - opens)
-        k = round(expected_target_visits * uplift)
-        campaign_extra[c.id] = k
-        span = (w1 - w0).total_seconds()
-        extra_plans += [(w0 + timedelta(seconds=rng.uniform(0, span)), c.id, c.target_stores) for _ in range(k)]
-
-    arrivals = [(t, None, None) for t in _arrival_times(n, opens, closes, rng)]
-    arrivals += [(t, cid, targets) for t, cid, targets in extra_plans]
-    arrivals.sort(key=lambda a: a[0])
-    member_weights = [m.frequency for m in members]
-    visits, transactions = [], []
-    closing_ms = ms(closes)
-    last_call_ms = closing_ms + 10 * 60_000  # the last shoppers leave shortly after closing
-    for i, (arrive, campaign, targets) in enumerate(arrivals):
-        member = rng.choices(members, member_weights)[0] if rng.random() < sim.member_share else None
-        person = member.member_id if member else f"anon-{day:%Y%m%d}-{i}"
-        k = 1 + min(8, _poisson(rng, max(0.0, sim.stores_per_visit - 1)))
-        if campaign:
-            first = site.store_by_id[rng.choice(targets)]
-            stores = [first, *_choose_stores(site, base, groups, k - 1, rng, {first.id: 0.0})]
-        else:
-            stores = _choose_stores(site, base, groups, k, rng, {})
-        door_in = rng.choices(entrances, door_weights)[0]
-        door_out = door_in if rng.random() < 0.55 else rng.choices(entrances, door_weights)[0]
-        walker = _Walker(layout, rng, ms(arrive), door_in.floor, door_in.zone, door_in.inside)
-        walker.stay(door_in.zone, rng.uniform(5, 20) * 1000)
-        visit_stores = []
-        for store in stores:
-            if walker.t > last_call_ms - 120_000:
-                break  # shops are closing: head for the door
-            walker.walk_to_zone(store.zone)
-            t0 = walker.t
-            walker.stay(store.zone, max(30_000, min(_dwell_s(store, rng) * 1000, last_call_ms - walker.t)))
-            visit_stores.append((store.id, int(t0), int(walker.t)))
-            if rng.random() < min(0.95, sim.purchase_probability * PURCHASE_FACTOR.get(store.category, 1.0)):
-                amount = round(rng.lognormvariate(math.log(SPEND_MEDIAN.get(store.category, 150)), 0.6), 2)
-                paid_as_member = member is not None and rng.random() < 0.75
-                transactions.append(Transaction(
-                    f"T{day:%Y%m%d}-{len(transactions) + 1:06d}", int(walker.t - rng.uniform(0, 60_000)),
-                    store.id, amount, member.member_id if paid_as_member else None))
-            if rng.random() < 0.12:  # linger in the atrium / food court between shops
-                atrium = layout.atrium[walker.floor]
-                walker.walk_to_zone(atrium)
-                walker.stay(atrium, rng.uniform(3, 15) * 60_000)
-        walker.walk_to_zone(door_out.zone)
-        walker.stay(door_out.zone, rng.uniform(5, 15) * 1000)
-        t_out = max(int(walker.t), int(walker.segments[0].t0) + 60_000)
-        phone = rng.choice(PHONE_MODELS) if rng.random() < sim.wifi_share else None
-        visits.append(Visit(
-            visit_id=f"V{day:%Y%m%d}-{i + 1:06d}", person=person,
-            member_id=member.member_id if member else None,
-            app_id=member.member_id if member and member.app else None,
-            phone=phone, randomized_mac=phone is not None and rng.random() < sim.randomized_mac_share,
-            entrance_in=door_in.id, entrance_out=door_out.id, t_in=int(walker.segments[0].t0), t_out=t_out,
-            crossing_in_seen=rng.random() >= sim.camera_miss_rate,
-            crossing_out_seen=rng.random() >= sim.camera_miss_rate,
-            stores=visit_stores, segments=walker.segments, campaign=campaign,
-        ))
-    return DayPlan(day, visits, sorted(transactions, key=lambda t: t.ts), campaign_extra)
+    last = max(opens + timedelta(minutes=1), closes - timedelta(seconds=profiles.LAST_ENTRY_BEFORE_CLOSE_S))
+    weekend = day.weekday() >= 5
+    starts, ends, weights = [], [], []
+    cur = opens
+    while cur < last:
+        nxt = min(cur.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), last)
+        starts.append(ms(cur))
+        ends.append(ms(nxt))
+        weights.append(profiles.arrival_weight(cur.hour, weekend) * (nxt - cur).total_seconds())
+        cur = nxt
+    if n <= 0:
+        return []
+    p = np.asarray(weights) / sum(weights)
+    b = rng.choice(len(p), size=n, p=p)
+    lo, hi = np.asarray(starts)[b], np.asarray(ends)[b]
+    return sorted((lo + rng.random(n) * (hi - lo)).astype(np.int64).tolist())
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
+# ---------------------------------------------------------------------------------------------- choices
+class Doors:
+    """Entrance choice: street doors (a main door busier), car-park lifts; exit by the same door or another."""
+
+    def __init__(self, site: Site) -> None:
+        self.all = list(site.entrances)
+        self.cum = list(accumulate(profiles.door_weight(e.name, e.external) for e in self.all))
+        self.street = [e for e in self.all if e.external] or self.all
+        self.street_cum = list(accumulate(profiles.door_weight(e.name, e.external) for e in self.street))
+        self.car_park = [e for e in self.all if not e.external]
+
+    def pick_in(self, rng: random.Random) -> Entrance:
+        return rng.choices(self.all, cum_weights=self.cum)[0]
+
+    def pick_out(self, door_in: Entrance, rng: random.Random) -> Entrance:
+        if not door_in.external:  # came by car: back to the car (usually the same lifts)
+            if rng.random() < profiles.CAR_PARK_RETURN:
+                return door_in if rng.random() < 0.8 or len(self.car_park) < 2 else rng.choice(self.car_park)
+            return rng.choices(self.street, cum_weights=self.street_cum)[0]
+        if rng.random() < profiles.SAME_DOOR_OUT:
+            return door_in
+        return rng.choices(self.street, cum_weights=self.street_cum)[0]
+
+
+class StoreChooser:
+    """Sequential store choice: appeal by hour x affinity boosts x same-floor boost, without repeats.
+
+    A visitor carries a weight multiplier vector (:meth:`fresh`); :meth:`visited` zeroes the store and boosts the
+    other categories of its affinity groups once per group.
+    """
+
+    def __init__(self, site: Site, layout: Layout) -> None:
+        self.stores: list[Store] = [s for s in site.stores if layout.reachable(s.zone)]
+        self.index = {s.id: i for i, s in enumerate(self.stores)}
+        n = len(self.stores)
+        appeal = np.array([(profiles.ANCHOR_APPEAL if s.anchor else 1.0) * profiles.CATEGORY_APPEAL.get(s.category, 1.0)
+                           for s in self.stores])
+        self.appeal = appeal
+        by_hour = [[profiles.hour_appeal(s.category, h) for s in self.stores] for h in range(24)]
+        self.by_hour = np.array(by_hour).reshape(24, n) * appeal
+        floors = [layout.floor_of[s.zone] for s in self.stores]
+        self.floor_boost = {f: np.where(np.array(floors) == f, profiles.SAME_FLOOR_BOOST, 1.0) for f in set(floors)}
+        self.no_boost = np.ones(n)
+        groups = [set(g) for g in site.simulation.affinity]
+        self.group_mask = [np.array([s.category in g for s in self.stores], dtype=bool) for g in groups]
+        self.groups_of = [[gi for gi, g in enumerate(groups) if s.category in g] for s in self.stores]
+
+    def fresh(self, exclude: Iterable[str] = ()) -> np.ndarray:
+        mult = np.ones(len(self.stores))
+        for sid in exclude:
+            if sid in self.index:
+                mult[self.index[sid]] = 0.0
+        return mult
+
+    def pick(self, mult: np.ndarray, hour: int, floor: str, rng: random.Random) -> int | None:
+        """Index of the next store, or None if nothing is left to visit."""
+        w = self.by_hour[hour % 24] * mult * self.floor_boost.get(floor, self.no_boost)
+        cum = np.cumsum(w)
+        total = float(cum[-1]) if len(cum) else 0.0
+        if total <= 0:
+            return None
+        return min(int(np.searchsorted(cum, rng.random() * total, side="right")), len(cum) - 1)
+
+    def visited(self, mult: np.ndarray, i: int, boosted: set[int]) -> None:
+        mult[i] = 0.0
+        for g in self.groups_of[i]:
+            if g not in boosted:
+                boosted.add(g)
+                mult[self.group_mask[g]] *= profiles.AFFINITY_BOOST
+
+
+def dwell_ms(store: Store, rng: random.Random) -> float:
+    """Time from entering to leaving a store: lognormal around the category's median, or a bounce."""
+    if store.category not in profiles.NO_BOUNCE and rng.random() < profiles.BOUNCE_SHARE:
+        return rng.uniform(*profiles.BOUNCE_S) * 1000
+    median = profiles.dwell_median_s(store.category)
+    return min(profiles.MAX_DWELL_S, rng.lognormvariate(math.log(median), profiles.DWELL_SIGMA)) * 1000
+
+
+def stores_wanted(mean: float, rng: random.Random) -> int:
+    """How many stores a visitor means to enter: 0 for a walk-through, else 1 + Poisson, with the site's mean."""
+    if rng.random() < profiles.WALK_THROUGH_SHARE:
+        return 0
+    lam = max(0.0, mean / (1 - profiles.WALK_THROUGH_SHARE) - 1)
+    return 1 + _poisson(lam, rng)
+
+
+def _poisson(lam: float, rng: random.Random) -> int:
     threshold, k, p = math.exp(-lam), 0, 1.0
     while True:
         p *= rng.random()
@@ -351,9 +250,248 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def day_bounds(site: Site, day: date) -> tuple[int, int]:
-    """Local opening to closing + 1 hour, in ms."""
-    tz = site.site.tz
-    return ms(datetime.combine(day, site.site.opens, tzinfo=tz)), ms(
-        datetime.combine(day, site.site.closes, tzinfo=tz) + timedelta(hours=1))
+def door_point(entrance: Entrance, rng: random.Random) -> Point:
+    """A point on the entrance line (its middle 80 %), just on the mall side."""
+    (ax, ay), (bx, by) = entrance.line
+    f = 0.1 + 0.8 * rng.random()
+    px, py = ax + f * (bx - ax), ay + f * (by - ay)
+    dx, dy = entrance.inside[0] - px, entrance.inside[1] - py
+    norm = math.hypot(dx, dy) or 1.0
+    return (px + DOOR_INSET_M * dx / norm, py + DOOR_INSET_M * dy / norm)
 
+
+# ---------------------------------------------------------------------------------------------- one visit
+@dataclass(slots=True)
+class _Visitor:
+    person: str
+    member: Member | None
+    phone: Phone | None
+    arrive_ms: int
+    campaign: str | None = None
+    first_store: str | None = None  # campaign visitors come for this store
+    avoid: tuple[str, ...] = ()  # ... and enter no other target or control store
+
+
+class _Planner:
+    """Builds visits for one day (shared state: layout, choosers, the day's random source)."""
+
+    def __init__(self, site: Site, day: date, layout: Layout, rng: random.Random) -> None:
+        self.site, self.day, self.layout, self.rng = site, day, layout, rng
+        self.sim = site.simulation
+        self.doors = Doors(site)
+        self.stores = StoreChooser(site, layout)
+        self.opens_ms, self.closes_ms = opening_hours(site, day)
+        self.midnight_ms = ms(datetime.combine(day, time(0), tzinfo=site.site.tz))
+        self.no_new_store_ms = self.closes_ms - NO_NEW_STORE_BEFORE_CLOSE_MS
+        self.shops_out_ms = self.closes_ms + profiles.SHOPS_CLOSE_GRACE_S * 1000
+
+    def hour(self, t_ms: float) -> int:
+        return int((t_ms - self.midnight_ms) // HOUR_MS)
+
+    def visit(self, who: _Visitor) -> Visit:
+        rng, lay = self.rng, self.layout
+        door_in = self.doors.pick_in(rng)
+        door_out = self.doors.pick_out(door_in, rng)
+        mean, sd, lo, hi = profiles.WALK_SPEED_M_S
+        walker = Walker(lay, rng, who.arrive_ms, door_in.zone, door_point(door_in, rng),
+                        min(hi, max(lo, rng.gauss(mean, sd))))
+        walker.stay(rng.uniform(*profiles.DOOR_HALL_PAUSE_S) * 1000)
+        wanted = stores_wanted(self.sim.stores_per_visit, rng)
+        if who.first_store is not None:
+            wanted = max(1, wanted)
+        stays = self._shop(walker, who, wanted) if wanted else []
+        if not stays:
+            self._stroll(walker)
+        t_out_door = door_point(door_out, rng)
+        walker.walk_to(door_out.zone, t_out_door)
+        member = who.member
+        return Visit(
+            visit_id="", person=who.person, member_id=member.member_id if member else None,
+            tier=member.tier if member else None, app_id=member.member_id if member and member.app else None,
+            phone=who.phone, entrance_in=door_in.id, entrance_out=door_out.id,
+            t_in=who.arrive_ms, t_out=walker.t, stores=stays, segments=walker.segments, campaign=who.campaign)
+
+    def _shop(self, walker: Walker, who: _Visitor, wanted: int) -> list[StoreStay]:
+        rng, chooser = self.rng, self.stores
+        mult = chooser.fresh(who.avoid)
+        boosted: set[int] = set()
+        stays: list[StoreStay] = []
+        while len(stays) < wanted and walker.t < self.no_new_store_ms:
+            if who.first_store is not None and not stays:
+                i: int | None = chooser.index[who.first_store]
+            else:
+                i = chooser.pick(mult, self.hour(walker.t), walker.floor, rng)
+            if i is None:
+                break
+            store = chooser.stores[i]
+            chooser.visited(mult, i, boosted)
+            dwell = dwell_ms(store, rng)
+            entered = walker.walk_to(store.zone, self._spot_in(store.zone, dwell))
+            leave_by = min(entered + dwell, self.shops_out_ms)
+            walker.stay(max(0.0, leave_by - walker.t - walker.ms_to_door()))
+            stays.append(StoreStay(store.id, entered, walker.leave_store()))
+            if rng.random() < profiles.CORRIDOR_BROWSE_SHARE:  # window-shopping along the corridor
+                walker.walk_to(walker.zone)
+                walker.stay(rng.uniform(20, 180) * 1000)
+            elif rng.random() < profiles.ATRIUM_LINGER_SHARE and walker.t < self.closes_ms:
+                walker.walk_to(self.layout.core[walker.floor])
+                walker.stay(rng.uniform(3, 15) * 60_000)
+        return stays
+
+    def _spot_in(self, zone: str, dwell: float) -> Point:
+        """Where in a store the visitor goes: anywhere, or near the door for a quick look (a bounce)."""
+        spot = self.layout.random_spot(zone, self.rng)
+        if dwell >= BOUNCE_MS:
+            return spot
+        door = self.layout.doors[zone].point
+        return (door[0] + 0.25 * (spot[0] - door[0]), door[1] + 0.25 * (spot[1] - door[1]))
+
+    def _stroll(self, walker: Walker) -> None:
+        """A visitor who enters no store: walks to the atrium of a floor, looks around, leaves."""
+        floor = walker.floor if self.rng.random() < 0.7 else self.rng.choice(list(self.layout.core))
+        walker.walk_to(self.layout.core[floor])
+        walker.stay(self.rng.uniform(2, 12) * 60_000)
+
+
+# ---------------------------------------------------------------------------------------------- the day
+def plan_day(site: Site, day: date, *, scale: float = 1.0, seed: int = 0, members: list[Member] | None = None,
+             layout: Layout | None = None) -> DayPlan:
+    """Every visit and transaction of one local day.
+
+    Args:
+        site: the mall (``site.simulation`` holds the behaviour parameters).
+        day: the local date.
+        scale: visitor volume relative to ``daily_visitors`` (tests run light days).
+        seed: run seed; (site, day, scale, seed, members) determine the plan.
+        members: the CRM base (pass the same list for every day of a run; default: :func:`member_base` as of day).
+        layout: precomputed walking geometry (saves a little time per day).
+
+    Returns:
+        The day plan, visits sorted by arrival.
+    """
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    sim = site.simulation
+    layout = layout or Layout(site)
+    rng = seeded("world", seed, day.isoformat())
+    nrng = np.random.default_rng(seed_words("world", seed, day.isoformat()))
+    if members is None:
+        members = member_base(site, day, scale=scale, seed=seed)
+    planner = _Planner(site, day, layout, rng)
+
+    n = round(sim.daily_visitors * sim.weekday_factors[day.weekday()] * scale)
+    arrivals = arrival_times(site, day, n, nrng)
+    regulars = pick_members(members, int(nrng.binomial(n, sim.member_share)) if n else 0, day, nrng)
+    slots = nrng.choice(n, size=len(regulars), replace=False).tolist() if regulars else []
+    member_at = dict(zip(slots, regulars, strict=True))
+    crowd = _Crowd(sim, day, rng)
+    visitors = [crowd.member(member_at[i], t) if i in member_at else crowd.anonymous(t)
+                for i, t in enumerate(arrivals)]
+    visits = [planner.visit(v) for v in visitors]
+    campaigns: dict[str, CampaignDay] = {}
+    visiting = {r.member_id for r in regulars}
+    absent = [m for m in members if m.member_id not in visiting]
+    for c in site.campaigns:
+        extra, truth = _campaign_day(c, site, planner, visits, crowd, absent, nrng)
+        if truth is not None:
+            campaigns[c.id] = truth
+            visits += extra
+            taken = {v.member_id for v in extra if v.member_id}
+            absent = [m for m in absent if m.member_id not in taken]
+    visits.sort(key=lambda v: (v.t_in, v.person))
+    for i, v in enumerate(visits):
+        v.visit_id = f"V{day:%Y%m%d}-{i + 1:06d}"
+    return DayPlan(day, visits, _transactions(site, day, visits, rng), campaigns, planner.opens_ms, planner.closes_ms)
+
+
+class _Crowd:
+    """Makes visitors: members (with their own phone) and anonymous people (a fresh phone, an id per visit)."""
+
+    def __init__(self, sim: Simulation, day: date, rng: random.Random) -> None:
+        self.sim, self.day, self.rng = sim, day, rng
+        self.count = 0
+
+    def member(self, m: Member, arrive_ms: int) -> _Visitor:
+        return _Visitor(m.member_id, m, m.phone, arrive_ms)
+
+    def anonymous(self, arrive_ms: int) -> _Visitor:
+        self.count += 1
+        return _Visitor(f"anon-{self.day:%Y%m%d}-{self.count:06d}", None, draw_phone(self.sim, self.rng), arrive_ms)
+
+
+def _campaign_window(campaign: Campaign, site: Site) -> tuple[int, int]:
+    tz = site.site.tz
+    start = campaign.start if campaign.start.tzinfo else campaign.start.replace(tzinfo=tz)
+    end = campaign.end if campaign.end.tzinfo else campaign.end.replace(tzinfo=tz)
+    return ms(start), ms(end)
+
+
+def _target_entries(visits: Iterable[Visit], targets: set[str], t0: int, t1: int) -> int:
+    return sum(1 for v in visits for s in v.stores if s.store in targets and t0 <= s.t0 < t1)
+
+
+def _campaign_day(campaign: Campaign, site: Site, planner: _Planner, visits: list[Visit], crowd: _Crowd,
+                  absent: list[Member], nrng: np.random.Generator) -> tuple[list[Visit], CampaignDay | None]:
+    """Extra visits of a campaign active on the planner's day.
+
+    As many extra visitors as the configured uplift of the target stores' entries inside the campaign window,
+    counted on the day's own visits, so the uplift is exact against that counterfactual baseline. Each extra
+    visitor comes for one target store (chosen by appeal), then shops as anyone else but enters no other target
+    and no control store (the control group stays clean for difference-in-differences); members among them are
+    drawn from those not already visiting today.
+    """
+    uplift = site.simulation.campaign_uplift.get(campaign.id, 0.0)
+    c0, c1 = _campaign_window(campaign, site)
+    w0 = max(c0, planner.opens_ms)
+    w1 = min(c1 - 10 * 60_000, planner.closes_ms - 45 * 60_000)
+    targets = [s for s in campaign.target_stores if s in planner.stores.index]
+    if uplift <= 0 or w1 <= w0 or not targets:
+        return [], None
+    target_set = set(targets)
+    baseline = _target_entries(visits, target_set, c0, c1)
+    k = round(baseline * uplift)
+    times = sorted((w0 + nrng.random(k) * (w1 - w0)).astype(np.int64).tolist())
+    members = pick_members(absent, int(nrng.binomial(k, site.simulation.member_share)) if k else 0, planner.day,
+                           nrng)
+    member_slots = set(nrng.choice(k, size=len(members), replace=False).tolist()) if members else set()
+    queue = iter(members)
+    appeal = [float(planner.stores.appeal[planner.stores.index[s]]) for s in targets]
+    avoid = (*targets, *campaign.control_stores)
+    extra = []
+    for i, t in enumerate(times):
+        who = crowd.member(next(queue), t) if i in member_slots else crowd.anonymous(t)
+        who.campaign = campaign.id
+        who.first_store = planner.rng.choices(targets, appeal)[0]
+        who.avoid = avoid
+        extra.append(planner.visit(who))
+    return extra, CampaignDay(campaign.id, uplift, baseline, k, baseline + _target_entries(extra, target_set, c0, c1))
+
+
+def _transactions(site: Site, day: date, visits: list[Visit], rng: random.Random) -> list[Transaction]:
+    """POS sales: per store entry (bounces never buy) with a category propensity, scaled so that the day's mean
+    over all entries is ``purchase_probability``; amounts lognormal by category and member tier."""
+    store = site.store_by_id
+    entries = [(v, s) for v in visits for s in v.stores]
+    if not entries:
+        return []
+
+    def propensity(s: StoreStay) -> float:
+        if s.t1 - s.t0 < BOUNCE_MS:
+            return 0.0
+        return profiles.PURCHASE_PROPENSITY.get(store[s.store].category, 1.0)
+
+    weights = [propensity(s) for _, s in entries]
+    norm = sum(weights) / len(entries)
+    scale = site.simulation.purchase_probability / norm if norm else 0.0
+    sales = []
+    for (v, s), w in zip(entries, weights, strict=True):
+        if w == 0 or rng.random() >= min(profiles.MAX_PURCHASE_PROBABILITY, w * scale):
+            continue
+        category = store[s.store].category
+        median = profiles.spend_median(category) * profiles.TIER_SPEND.get(v.tier or "standard", 1.0)
+        amount = round(rng.lognormvariate(math.log(median), profiles.SPEND_SIGMA), 2)
+        till = s.t1 - int(rng.uniform(10_000, min(120_000, (s.t1 - s.t0) / 2)))
+        sales.append((till, s.store, amount, v.member_id))
+    sales.sort(key=lambda sale: (sale[0], sale[1]))
+    return [Transaction(f"T{day:%Y%m%d}-{i + 1:06d}", ts, sid, amount, mid)
+            for i, (ts, sid, amount, mid) in enumerate(sales)]
