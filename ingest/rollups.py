@@ -1,4 +1,5 @@
-"""Time rollups the cockpit reads: entrance flows, zone occupancy and floor density at 5 min, 1 hour and 1 day.
+"""Time rollups the cockpit and the metrics read: line flows (entrances and store doors), zone occupancy, floor density
+and people per camera, at 5 min, 1 hour and 1 day.
 
 On TimescaleDB each rollup is a continuous aggregate (real-time: recent raw rows are included at query time) with a
 refresh policy. On plain PostgreSQL the same relation names are ordinary tables maintained by :func:`refresh`,
@@ -61,6 +62,13 @@ ROLLUPS = (
               ("cell_x", f"floor(x / {DENSITY_CELL_M})::integer"), ("cell_y", f"floor(y / {DENSITY_CELL_M})::integer")),
         key_types=("text", "text", "integer", "integer"),
         aggregates=(("positions", "count(*)", "bigint"),),
+    ),
+    Rollup(  # people a camera saw: one track id per person in view (a track across a bucket edge counts in both)
+        family="camera_tracks",
+        source="track_position",
+        keys=(("site", "site"), ("sensor", "sensor")),
+        key_types=("text", "text"),
+        aggregates=(("tracks", "count(DISTINCT track)", "bigint"),),
     ),
 )
 

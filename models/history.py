@@ -1,0 +1,146 @@
+"""Reading a period of history for the metrics: local days of a site, from the rollups where they exist.
+
+Counts (line flows, zone occupancy, people per camera) come from the 1-hour rollups (continuous aggregates on
+TimescaleDB, refreshed tables on PostgreSQL) and are grouped into the site's local days in SQL. Device-level data
+(BLE sightings of consented app users), transactions and members come from their tables. Every query is
+parameterized; every function takes a connection or a pool (see :mod:`models.live`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+
+from mallsense.geometry import contains
+from mallsense.site import Site
+from models.live import Database, _connection
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local days ``first``..``last`` (inclusive) of ``site``."""
+
+    site: Site
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError(f"period ends ({self.last}) before it starts ({self.first})")
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.first, time(0), tzinfo=self.site.site.tz)
+
+    @property
+    def until(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=self.site.site.tz)
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    def params(self, **more: object) -> dict[str, object]:
+        return {"site": self.site.site.id, "since": self.since, "until": self.until,
+                "tz": self.site.site.timezone, **more}
+
+    def hourly_rollups_align(self) -> bool:
+        """Whether the site's UTC offset is a whole number of hours (1-hour buckets then fall in one local day)."""
+        return all((d.utcoffset() or timedelta()) % timedelta(hours=1) == timedelta()
+                   for d in (self.since, self.until))
+
+
+def _rollup(period: Period, family: str) -> str:
+    return f"{family}_1h" if period.hourly_rollups_align() else f"{family}_5m"
+
+
+def _frame(db: Database, query: str, params: dict, columns: list[str]) -> pd.DataFrame:
+    with _connection(db) as conn:
+        rows = conn.execute(query, params).fetchall()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def line_days(db: Database, period: Period, lines: list[str]) -> pd.DataFrame:
+    """Entries and exits per local day and line (entrances or store doors): columns day, line, entries, exits."""
+    frame = _frame(db, f"""
+        SELECT (bucket AT TIME ZONE %(tz)s)::date AS day, line, sum(entries)::bigint, sum(exits)::bigint
+        FROM {_rollup(period, "entrance_flow")}
+        WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s AND line = ANY(%(lines)s)
+        GROUP BY 1, 2 ORDER BY 1, 2
+    """, period.params(lines=list(lines)), ["day", "line", "entries", "exits"])
+    return frame.astype({"entries": "int64", "exits": "int64"})
+
+
+def line_hours(db: Database, period: Period, lines: list[str]) -> pd.DataFrame:
+    """Entries and exits per local clock hour summed over the period: columns hour, entries, exits."""
+    frame = _frame(db, f"""
+        SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, sum(entries)::bigint, sum(exits)::bigint
+        FROM {_rollup(period, "entrance_flow")}
+        WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s AND line = ANY(%(lines)s)
+        GROUP BY 1 ORDER BY 1
+    """, period.params(lines=list(lines)), ["hour", "entries", "exits"])
+    return frame.astype({"entries": "int64", "exits": "int64"})
+
+
+def zone_occupancy(db: Database, period: Period) -> pd.DataFrame:
+    """Mean people per zone over the site's opening hours: columns zone, mean_count, max_count."""
+    opens, closes = period.site.site.opens, period.site.site.closes
+    return _frame(db, f"""
+        SELECT zone, sum(mean_count * samples) / nullif(sum(samples), 0), max(max_count)
+        FROM {_rollup(period, "zone_occupancy")}
+        WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s
+          AND (bucket AT TIME ZONE %(tz)s)::time >= %(opens)s AND (bucket AT TIME ZONE %(tz)s)::time < %(closes)s
+        GROUP BY zone ORDER BY zone
+    """, period.params(opens=opens, closes=closes), ["zone", "mean_count", "max_count"])
+
+
+def camera_people(db: Database, period: Period) -> pd.DataFrame:
+    """People each camera saw per local day (distinct tracks per hour, summed): columns day, sensor, people."""
+    return _frame(db, f"""
+        SELECT (bucket AT TIME ZONE %(tz)s)::date AS day, sensor, sum(tracks)::bigint
+        FROM {_rollup(period, "camera_tracks")}
+        WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s
+        GROUP BY 1, 2 ORDER BY 1, 2
+    """, period.params(), ["day", "sensor", "people"])
+
+
+def ble_sightings(db: Database, period: Period) -> pd.DataFrame:
+    """Every BLE sighting of the period: columns ts (ms), dev, sensor, rssi, sorted by dev and ts."""
+    frame = _frame(db, """
+        SELECT (extract(epoch FROM ts) * 1000)::bigint, dev, sensor, rssi FROM ble_sighting
+        WHERE site = %(site)s AND ts >= %(since)s AND ts < %(until)s ORDER BY dev, ts
+    """, period.params(), ["ts", "dev", "sensor", "rssi"])
+    return frame.astype({"ts": "int64", "rssi": "int64"})
+
+
+def transactions(db: Database, period: Period) -> pd.DataFrame:
+    """POS transactions: columns txn_id, ts (aware), day (local), store_id, amount (float), member_id."""
+    frame = _frame(db, """
+        SELECT txn_id, ts, (ts AT TIME ZONE %(tz)s)::date, store_id, amount::float8, member_id FROM pos_transaction
+        WHERE site = %(site)s AND ts >= %(since)s AND ts < %(until)s ORDER BY ts
+    """, period.params(), ["txn_id", "ts", "day", "store_id", "amount", "member_id"])
+    return frame
+
+
+def members(db: Database, site: Site) -> pd.DataFrame:
+    """The CRM members without personal data: member_id, joined, tier, consent_app, device_key."""
+    return _frame(db, """
+        SELECT member_id, joined, tier, consent_app, device_key FROM member WHERE site = %(site)s ORDER BY member_id
+    """, {"site": site.site.id}, ["member_id", "joined", "tier", "consent_app", "device_key"])
+
+
+def store_of_scanner(site: Site) -> dict[str, str]:
+    """BLE scanners that sit inside a shop, mapped to that shop's store id."""
+    zones = site.zone_by_id
+    out: dict[str, str] = {}
+    for sensor in site.sensors:
+        if sensor.kind != "ble":
+            continue
+        for store in site.stores:
+            zone = zones[store.zone]
+            if zone.floor == sensor.floor and contains(zone.polygon, sensor.position):
+                out[sensor.id] = store.id
+                break
+    return out
