@@ -178,10 +178,19 @@ def import_file(
                 " RETURNING (xmax = 0)"
             )
         else:
-            cur.execute("CREATE TEMP TABLE stage_txn (LIKE pos_transaction) ON COMMIT DROP")
-            with cur.copy("COPY stage_txn (site, txn_id, ts, store_id, amount, member_id) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row((site_id, r.txn_id, r.ts, r.store_id, r.amount, r.member_id))
-            cur.execute("INSERT INTO pos_transaction SELECT * FROM stage_txn ON CONFLICT DO NOTHING RETURNING true")
+            return ImportResult(rows=len(rows), inserted=insert_transactions(cur, site_id, rows), updated=0)
         flags = [r[0] for r in cur.fetchall()]
     return ImportResult(rows=len(rows), inserted=sum(flags), updated=len(flags) - sum(flags))
+
+
+def insert_transactions(cur: psycopg.Cursor, site_id: str, rows: list[TransactionRow]) -> int:
+    """Insert validated transactions (inside the caller's transaction); ones already stored are left alone.
+
+    Returns how many were new."""
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_txn (LIKE pos_transaction) ON COMMIT DELETE ROWS")
+    cur.execute("TRUNCATE stage_txn")
+    with cur.copy("COPY stage_txn (site, txn_id, ts, store_id, amount, member_id) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row((site_id, r.txn_id, r.ts, r.store_id, r.amount, r.member_id))
+    cur.execute("INSERT INTO pos_transaction SELECT * FROM stage_txn ON CONFLICT DO NOTHING")
+    return cur.rowcount

@@ -140,6 +140,28 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pos_endpoint(args: argparse.Namespace) -> int:
+    import os
+
+    from psycopg_pool import ConnectionPool
+
+    from ingest.pos_http import PosEndpoint
+    from ingest.storage import migrate
+    from mallsense.site import load_site
+
+    token = args.token_file.read_text().strip() if args.token_file else os.environ.get("MALLSENSE_POS_TOKEN", "")
+    if not token:
+        raise SystemExit("mallsense pos-endpoint: set MALLSENSE_POS_TOKEN or pass --token-file (the POS's secret)")
+    dsn = dsn_from(args.dsn)
+    migrate(dsn)
+    with ConnectionPool(dsn, min_size=1, max_size=4) as pool:
+        endpoint = PosEndpoint(pool, load_site(args.site), token, args.host, args.port).start()
+        print(f"POS endpoint on http://{args.host}:{endpoint.port}/v1/transactions (Ctrl-C to stop)", flush=True)
+        _stop_event().wait()
+        endpoint.stop()
+    return 0
+
+
 def cmd_cockpit(args: argparse.Namespace) -> int:
     from dashboards.app import create_app
     from mallsense.site import load_site
@@ -267,6 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
     p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("pos-endpoint", help="HTTP endpoint the POS posts transactions to as they happen")
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8071)
+    p.add_argument("--token-file", type=Path, default=None, help="file holding the bearer token (default: "
+                   "$MALLSENSE_POS_TOKEN)")
+    p.set_defaults(func=cmd_pos_endpoint)
 
     p = sub.add_parser("report", help="print every metric of a date range (text, or JSON with --json)")
     p.add_argument("--from", dest="first", required=True, help="first local date, YYYY-MM-DD")
