@@ -87,3 +87,17 @@ def placement_suggestions(site: Site, lift: pd.DataFrame, *, high_lift: float = 
                     "distance_m": None if math.isinf(distance) else round(distance, 1), "suggestion": action})
     far_first = sorted(out, key=lambda s: (s["suggestion"].startswith("co-promote"), -s["lift"]))
     return far_first[:limit]
+
+
+def floor_flows(site: Site, stays: pd.DataFrame) -> pd.DataFrame:
+    """Moves between floors: consecutive store stays of a visit on different floors. Columns from, to, moves, share
+    (of all floor changes)."""
+    floor_of = {s.id: site.zone_by_id[s.zone].floor for s in site.stores}
+    ordered = stays.sort_values(["visit", "start"])
+    floors = ordered["store"].map(floor_of)
+    nxt = floors.groupby(ordered["visit"]).shift(-1)
+    moves = pd.DataFrame({"from": floors, "to": nxt}).dropna()
+    moves = moves[moves["from"] != moves["to"]]
+    out = moves.groupby(["from", "to"]).size().rename("moves").reset_index()
+    out["share"] = out["moves"] / out["moves"].sum() if len(out) else out["moves"]
+    return out.sort_values("moves", ascending=False).reset_index(drop=True)

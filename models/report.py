@@ -127,6 +127,7 @@ def compute(db: Database, site: Site, first: date, last: date, *, loaded: Loaded
             "transitions": _records(adjacency.transitions(stays_p).sort_values("moves", ascending=False).head(50)),
             "suggestions": _clean(adjacency.placement_suggestions(site, lift)),
         },
+        "floor_flows": _records(adjacency.floor_flows(site, stays_p)),
         "members": {
             **members.shares(data.members, visits_p, data.txns, footfall_total),
             "lifecycle": _clean(life.groupby("stage").size().to_dict()),
@@ -170,6 +171,8 @@ def to_text(report: dict[str, Any]) -> str:
     for s in sorted(report["stores"], key=lambda s: -s["entries"])[:10]:
         lines.append(f"  {s['store']:<7} {s['name'][:26]:<26} {s['entries']:>8,}  {_pct(s['conversion']):>8}  "
                      f"{(s['spend_per_visitor'] or 0):>8.1f}  {_pct(s['capture_rate']):>8}")
+    flows = ", ".join(f"{r['from']}→{r['to']} {_pct(r['share'])}" for r in report["floor_flows"][:6])
+    lines += ["", f"Floor-to-floor moves between shops (identified visits): {flows or '—'}"]
     hot = [z["zone"] for z in report["hot_cold_zones"] if z["label"] == "hot"]
     cold = [z["zone"] for z in report["hot_cold_zones"] if z["label"] == "cold"]
     lines += ["", f"Hot zones: {', '.join(hot) or '—'}; cold zones: {', '.join(cold) or '—'}", "",

@@ -161,6 +161,17 @@ def test_covisit_lift_ranks_like_the_truth(month: dict) -> None:
     assert related >= 12, top
 
 
+def test_floor_to_floor_flows_match_the_truth(month: dict) -> None:
+    site: Site = month["site"]
+    truth = _truth_stays(_truth_visits(month["truth"], site.site.tz)).rename(columns={"order": "start"})
+    true_flows = adjacency.floor_flows(site, truth).set_index(["from", "to"])
+    measured = pd.DataFrame(month["report"]["floor_flows"]).set_index(["from", "to"])
+    both = true_flows.join(measured, lsuffix="_true", rsuffix="_measured", how="outer").fillna(0.0)
+    print(both)
+    assert len(both) == 6  # every ordered pair of the three floors
+    assert (both["share_true"] - both["share_measured"]).abs().max() <= 0.03
+
+
 def test_campaign_uplift_intervals(month: dict) -> None:
     by_id = {c["id"]: c for c in month["report"]["campaigns"]}
     effect, placebo = by_id["winter-beauty-week"], by_id["tech-fair"]

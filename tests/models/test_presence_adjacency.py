@@ -67,6 +67,15 @@ def test_lift_transitions_and_repeat_rate_by_hand() -> None:
     assert rate == {"identities": 3, "repeaters": 1, "rate": 1 / 3}
 
 
+def test_floor_flows_count_moves_between_floors() -> None:
+    site = load_site()
+    stays = pd.DataFrame([(1, "f1-01", 0), (1, "f1-02", 1), (1, "f2-01", 2), (1, "b1-01", 3), (2, "f2-01", 0),
+                          (2, "f1-01", 1)], columns=["visit", "store", "start"])
+    flows = adjacency.floor_flows(site, stays).set_index(["from", "to"])
+    assert flows["moves"].to_dict() == {("f1", "f2"): 1, ("f2", "b1"): 1, ("f2", "f1"): 1}
+    assert flows["share"].sum() == pytest.approx(1.0)
+
+
 def test_placement_suggestions_tell_near_from_far() -> None:
     site = load_site()
     a, b, c = "f1-01", "f1-02", "f2-01"  # two neighbours on the ground floor, one upstairs
