@@ -126,6 +126,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analytics(args: argparse.Namespace) -> int:
+    from datetime import date, datetime, timedelta
+
+    import psycopg
+
+    from mallsense.site import load_site
+    from models import materialize
+
+    site = load_site(args.site)
+    dsn = dsn_from(args.dsn)
+    stop = _stop_event()
+    while True:
+        today = datetime.now(site.site.tz).date()
+        first = date.fromisoformat(args.first) if args.first else today - timedelta(days=1)
+        last = date.fromisoformat(args.last) if args.last else today
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            totals = materialize.refresh(conn, site, first, last)
+        print(f"visits and store stays of {first}..{last}: {totals['visits']:,} visits, {totals['stays']:,} stays",
+              flush=True)
+        if not args.watch or stop.wait(args.every):
+            return 0
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     from datetime import date
 
@@ -307,6 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
     p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("analytics", help="materialize visits and store stays of days (default yesterday and today)")
+    p.add_argument("--from", dest="first", help="first local date (default: yesterday)")
+    p.add_argument("--to", dest="last", help="last local date (default: today)")
+    p.add_argument("--watch", action="store_true", help="keep refreshing yesterday and today")
+    p.add_argument("--every", type=float, default=900.0, help="seconds between refreshes with --watch")
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.set_defaults(func=cmd_analytics)
 
     p = sub.add_parser("backfill", help="simulate past days straight into the database (no broker), with CRM/POS")
     p.add_argument("--start", required=True, help="first local date, YYYY-MM-DD")

@@ -4,6 +4,8 @@
 stays, transactions, members) and derives every metric of :mod:`models.visitors`, :mod:`models.stores`,
 :mod:`models.adjacency`, :mod:`models.members` and :mod:`models.campaigns` from it. Visits and stays need history
 before the period for the returning/new split and first-month repeat: ``lookback_days`` more days are loaded.
+Visits and stays come from the materialized tables (:mod:`models.materialize`) when every day of the period has been
+materialized, else they are sessionized from the raw sightings (the same rules, seconds instead of milliseconds).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from mallsense.site import Site
-from models import adjacency, campaigns, history, members, presence, stores, visitors
+from models import adjacency, campaigns, history, materialize, members, presence, stores, visitors
 from models.history import Period
 from models.live import Database
 
@@ -43,10 +45,11 @@ class Loaded:
 def load(db: Database, period: Period, lookback_days: int = LOOKBACK_DAYS) -> Loaded:
     site = period.site
     wide = Period(site, period.first - timedelta(days=lookback_days), period.last)
-    sightings = history.ble_sightings(db, wide)
-    v, s = presence.presence(sightings, history.store_of_scanner(site))
-    tz = site.site.tz
-    v["day"] = pd.to_datetime(v["start"], unit="ms", utc=True).dt.tz_convert(tz).dt.date
+    if not materialize.missing_days(db, wide):
+        v, s = materialize.load(db, wide)  # every day materialized: milliseconds instead of seconds
+    else:
+        v, s = presence.presence(history.ble_sightings(db, wide), history.store_of_scanner(site))
+        v["day"] = pd.to_datetime(v["start"], unit="ms", utc=True).dt.tz_convert(site.site.tz).dt.date
     return Loaded(
         period=period,
         footfall=history.line_days(db, period, site.entrance_lines),

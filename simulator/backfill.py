@@ -7,7 +7,7 @@ history loads in minutes: for the metrics tests, the benchmarks and a cockpit wi
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from ingest.replay import replay_outboxes
 from ingest.storage import migrate
 from ingest.validation import Validator
 from mallsense.site import Site
+from models import materialize
 from simulator.run import simulate
 
 BATCH_S = 600.0  # simulated seconds per batch: fewer, fuller batches than the live default
@@ -25,8 +26,8 @@ BATCH_S = 600.0  # simulated seconds per batch: fewer, fuller batches than the l
 
 def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *, scale: float = 1.0, seed: int = 0,
              progress: bool = True) -> dict[str, Any]:
-    """Simulate ``days`` days from ``start``, load them into ``dsn`` (migrated first) with the CRM and POS exports;
-    returns the simulation summary."""
+    """Simulate ``days`` days from ``start``, load them into ``dsn`` (migrated first) with the CRM and POS exports,
+    materialize their visits and store stays; returns the simulation summary."""
     outdir = Path(outdir)
     boxes = outdir / "outbox"
     shutil.rmtree(boxes, ignore_errors=True)
@@ -38,6 +39,8 @@ def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *
         stats = replay_outboxes(conn, sorted(boxes.glob("*.db")), validator)
         for kind in ("members", "transactions"):  # the CRM and POS exports, as a mall would import them
             import_file(conn, site.site.id, outdir / "truth" / f"{kind}.csv", kind, site)
+        presence = materialize.refresh(conn, site, start, start + timedelta(days=days - 1))
     shutil.rmtree(boxes, ignore_errors=True)
+    summary["presence"] = presence
     summary["replay"] = {"batches": stats.batches, "rows": stats.total_rows, "dead_letters": stats.dead_letters}
     return summary

@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 
 from mallsense.services import PostgresServer
 from mallsense.site import Campaign, Site, load_site
-from models import adjacency, history, presence
+from models import adjacency, history, materialize, presence
 from models.history import Period
 from models.report import compute, load, to_text
 from simulator.backfill import backfill
@@ -207,10 +207,18 @@ def test_members_and_report_sections(month: dict) -> None:
 
 
 def test_presence_from_database_matches_history_loader(month: dict) -> None:
-    """The report's visits are the sessionized sightings of the database (nothing lost on the way)."""
+    """The report's visits are the sessionized sightings of the database, materialized as they are (nothing lost)."""
     site: Site = month["site"]
     with psycopg.connect(month["dsn"]) as conn:
         sightings = history.ble_sightings(conn, Period(site, LAST, LAST))
-    visits, _ = presence.presence(sightings, history.store_of_scanner(site))
+    visits, stays = presence.presence(sightings, history.store_of_scanner(site))
     truth = _truth_visits(month["truth"], site.site.tz)
     assert len(visits) == pytest.approx(int((truth["day"] == LAST).sum()), rel=0.03)
+    # the materialized tables the cockpit reads hold exactly these visits and stays
+    with psycopg.connect(month["dsn"]) as conn:
+        assert not materialize.missing_days(conn, Period(site, FIRST, LAST))
+        m_visits, m_stays = materialize.load(conn, Period(site, LAST, LAST))
+    assert sorted(zip(m_visits["dev"], m_visits["start"], m_visits["end"], strict=True)) == \
+        sorted(zip(visits["dev"], visits["start"], visits["end"], strict=True))
+    assert sorted(zip(m_stays["store"], m_stays["start"], m_stays["end"], strict=True)) == \
+        sorted(zip(stays["store"], stays["start"], stays["end"], strict=True))
