@@ -10,6 +10,7 @@ from typing import ParamSpec, TypeVar
 
 import psycopg
 from dash.exceptions import PreventUpdate
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("dashboards")
 P = ParamSpec("P")
@@ -31,8 +32,8 @@ def guarded(fallback: Callable[[str], T]) -> Callable[[Callable[P, T]], Callable
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
             try:
                 return func(*args, **kwargs)
-            except PreventUpdate:
-                raise
+            except (PreventUpdate, HTTPException):
+                raise  # no update, or a refusal (403 from dashboards.auth.require): not a failure to report
             except psycopg.errors.UndefinedTable:
                 log.error("%s: %s", func.__qualname__, SCHEMA_MISSING)
                 return fallback(SCHEMA_MISSING)

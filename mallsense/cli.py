@@ -185,6 +185,22 @@ def cmd_pos_endpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    import os
+
+    from dashboards.auth import UserError, manage_users
+    from ingest.storage import migrate
+
+    dsn = dsn_from(args.dsn)
+    migrate(dsn)
+    password = os.environ.get("MALLSENSE_NEW_PASSWORD") if args.action in ("add", "passwd") else None
+    try:
+        print(manage_users(dsn, args.action, args.username, role=args.role, password=password))
+    except UserError as exc:
+        raise SystemExit(f"mallsense user: {exc}") from exc
+    return 0
+
+
 def cmd_cockpit(args: argparse.Namespace) -> int:
     from dashboards.app import create_app
     from mallsense.site import load_site
@@ -305,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_cockpit)
+
+    p = sub.add_parser("user", help="manage cockpit users: add, disable, enable, passwd, role")
+    p.add_argument("action", choices=["add", "disable", "enable", "passwd", "role"])
+    p.add_argument("username")
+    p.add_argument("--role", choices=["operator", "leasing", "marketing", "admin"])
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.epilog = "add/passwd: the password comes from $MALLSENSE_NEW_PASSWORD, or a random one is printed once"
+    p.set_defaults(func=cmd_user)
 
     p = sub.add_parser("import", help="import a CRM members or POS transactions CSV export (all or nothing)")
     p.add_argument("kind", choices=["members", "transactions"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import threading
 from datetime import date, datetime, time, timedelta
 
@@ -24,6 +25,8 @@ from mallsense.site import Site, load_site
 
 log = logging.getLogger(__name__)
 DEMO_DAYS = 7
+DEMO_USER = "admin"
+MATERIALIZE_EVERY_S = 60.0
 
 
 def demo_start_day(site: Site, today: date | None = None) -> date:
@@ -37,6 +40,18 @@ def _recreate_database(pg: PostgresServer) -> None:
     with psycopg.connect(pg.admin_dsn, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def _materialize_loop(dsn: str, site: Site, day: date, stop: threading.Event) -> None:
+    """Keep the demo day's visits and store stays materialized for the analysis pages (every minute)."""
+    from models import materialize
+
+    while not stop.wait(MATERIALIZE_EVERY_S):
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                materialize.refresh(conn, site, day, day)
+        except psycopg.Error as exc:
+            log.warning("demo: materializing visits failed (%s); will retry", exc)
 
 
 def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
@@ -73,11 +88,21 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
         )
         sim.start()
         threads.append(sim)
-        app = create_app(pg.dsn, site)
+        password = secrets.token_urlsafe(9)
+        from dashboards.auth import manage_users
+
+        manage_users(pg.dsn, "add", DEMO_USER, role="admin", password=password)
+        (home / "cockpit-login.txt").write_text(f"{DEMO_USER} {password}\n", encoding="utf-8")
+        analytics = threading.Thread(target=_materialize_loop, args=(pg.dsn, site, day, stop), name="analytics",
+                                     daemon=True)
+        analytics.start()
+        threads.append(analytics)
+        app = create_app(pg.dsn, site, secret_key=secrets.token_bytes(32))
         web = make_server("127.0.0.1", args.port, app.server, threaded=True)
         threading.Thread(target=web.serve_forever, name="cockpit", daemon=True).start()
         print(f"simulating {site.site.name} from {catch_up:%a %Y-%m-%d %H:%M} (mall time) at {args.speed:g}x")
-        print(f"cockpit: http://127.0.0.1:{args.port}/   (Ctrl-C to stop)", flush=True)
+        print(f"cockpit: http://127.0.0.1:{args.port}/   log in as {DEMO_USER} / {password}   (Ctrl-C to stop)",
+              flush=True)
         while not stop.wait(30):
             s = ingest.stats
             log.info("ingested %d batches, %d rows, %d dead letters", s.new_batches, s.rows, s.dead_letters)

@@ -14,6 +14,7 @@ import pytest
 
 from ingest.storage import migrate
 from mallsense.services import MosquittoServer, PostgresServer
+from tests.month import Month, build_month
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,3 +63,9 @@ def db_dsn(pg_server: PostgresServer) -> str:
 def empty_db_dsn(pg_server: PostgresServer) -> str:
     """A new database without the schema (for migration tests)."""
     return _new_database(pg_server)
+
+
+@pytest.fixture(scope="session")
+def month_db(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Month:
+    """30 simulated days of the demo mall with ground truth, in a database of the suite's server (built once)."""
+    return build_month(pg_server, tmp_path_factory.mktemp("month"))

@@ -20,7 +20,7 @@ from dashboards.guard import guarded
 from mallsense.site import Site
 from models import live
 
-dash.register_page(__name__, path="/", name="Live", title="Live", order=0)
+dash.register_page(__name__, path="/", name="Live", title="Live", order=0, area="live")
 
 REFRESH_MS = 5_000
 FLOW_WINDOW = timedelta(hours=3)

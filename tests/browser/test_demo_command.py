@@ -39,6 +39,13 @@ def test_demo_shows_moving_numbers_in_the_browser(tmp_path, browser, artifacts):
             time.sleep(0.5)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+        assert "/login" in page.url  # nobody gets in without logging in
+        user, password = (tmp_path / "home" / "cockpit-login.txt").read_text().split()
+        assert f"log in as {user} / {password}" in (tmp_path / "demo.log").read_text()
+        page.fill("#username", user)
+        page.fill("#password", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
         for panel in PANELS:
             page.wait_for_selector(f"#{panel}", timeout=30_000)
         # the occupancy number must be positive and must change while we watch (the mall is live)

@@ -53,7 +53,7 @@ def cockpit() -> Iterator[Callable[..., tuple[Dash, ModuleType]]]:
     """Build the app with create_app; returns it and the Live page module that Dash Pages imported for it."""
 
     def build(dsn: str, **kwargs: Any) -> tuple[Dash, ModuleType]:
-        app = create_app(dsn, SITE, **kwargs)
+        app = create_app(dsn, SITE, **{"login": False, **kwargs})  # the login gate is tested in test_auth.py
         return app, importlib.import_module("dashboards.pages.live")
 
     yield build

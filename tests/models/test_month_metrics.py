@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,51 +18,24 @@ import psycopg
 import pytest
 from scipy.stats import spearmanr
 
-from mallsense.services import PostgresServer
-from mallsense.site import Campaign, Site, load_site
+from mallsense.site import Site
 from models import adjacency, history, materialize, presence
 from models.history import Period
 from models.report import compute, load, to_text
-from simulator.backfill import backfill
+from tests.month import DAYS, FIRST, LAST, TRUE_UPLIFT, Month
 
 pytestmark = pytest.mark.integration
 
-FIRST, DAYS = date(2026, 10, 24), 30
-LAST = date(2026, 11, 22)
-SCALE, SEED = 0.05, 11
-TRUE_UPLIFT = 0.25
-
-
-def month_site() -> Site:
-    """The demo mall with two campaigns inside the simulated month: one works (+25 %), one does nothing."""
-    demo = load_site()
-    stores_of = lambda *cats: [s.id for s in demo.stores if s.category in cats]  # noqa: E731
-    campaigns = [
-        Campaign(id="winter-beauty-week", name="Winter Beauty Week", start=datetime(2026, 11, 20, 10),
-                 end=datetime(2026, 11, 22, 22), target_stores=demo.campaigns[0].target_stores,
-                 control_stores=demo.campaigns[0].control_stores),
-        Campaign(id="tech-fair", name="Tech fair (no effect)", start=datetime(2026, 11, 13, 10),
-                 end=datetime(2026, 11, 15, 22), target_stores=stores_of("electronics"),
-                 control_stores=stores_of("sports", "kids")),
-    ]
-    simulation = demo.simulation.model_copy(update={"campaign_uplift": {"winter-beauty-week": TRUE_UPLIFT}})
-    return demo.model_copy(update={"campaigns": campaigns, "simulation": simulation})
-
 
 @pytest.fixture(scope="module")
-def month(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    site = month_site()
-    name = f"month_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    dsn = pg_server.dsn.replace("dbname=mallsense", f"dbname={name}")
-    out = tmp_path_factory.mktemp("month")
-    summary = backfill(site, dsn, FIRST, DAYS, out, scale=SCALE, seed=SEED, progress=False)
-    with psycopg.connect(dsn) as conn:
+def month(month_db: Month) -> dict:
+    site = month_db.site
+    with psycopg.connect(month_db.dsn) as conn:
         data = load(conn, Period(site, FIRST, LAST))
         report = compute(conn, site, FIRST, LAST, loaded=data)
     print(to_text(report))
-    return {"site": site, "dsn": dsn, "truth": out / "truth", "summary": summary, "report": report, "data": data}
+    return {"site": site, "dsn": month_db.dsn, "truth": month_db.truth, "summary": month_db.summary,
+            "report": report, "data": data}
 
 
 def _truth_visits(folder: Path, tz: ZoneInfo) -> pd.DataFrame:
