@@ -2,9 +2,9 @@
 
 - **Filters** — a date range, a floor and a zone in the cockpit's top bar, kept in the browser session
   (``filters`` store) so they carry from page to page. Pages read them with :func:`selection`.
-- **Period data** — :func:`period_data` loads a period once (:func:`models.report.load`: rollups, materialized visits
-  and stays, transactions, members) and keeps it for ``CACHE_S`` seconds, so the several charts of a page (and the
-  next page) do not query the database again.
+- **Period data** — :func:`period_data` gives a period's :class:`models.report.Loaded` (rollups, materialized visits
+  and stays, transactions, members, each read on first use) and keeps it for ``CACHE_S`` seconds, so the several
+  charts of a page (and the next page) do not query the database again.
 - **Chart blocks** — :func:`chart` is a panel with a title, a graph (PNG export from its toolbar), a *Download CSV*
   button and the metric's definition; :func:`csv_export` wires the button to the same data as the chart.
 - **Access** — every callback checks the signed-in user's role (:mod:`dashboards.auth`) before it reads anything.
@@ -28,7 +28,7 @@ from dashboards.figures import empty_figure
 from mallsense.site import Site
 from models import live
 from models.history import Period
-from models.report import Loaded, load
+from models.report import Loaded
 
 CACHE_S = 60.0
 DEFAULT_DAYS = 30
@@ -128,7 +128,7 @@ def period_data(sel: Selection) -> Loaded:
         hit = _cache.get(key)
         if hit is not None and now - hit[0] < CACHE_S:
             return hit[1]
-    data = load(cockpit.pool, Period(cockpit.site, sel.first, sel.last))
+    data = Loaded(cockpit.pool, Period(cockpit.site, sel.first, sel.last))  # each part read when a chart needs it
     with _lock:
         for k in [k for k, (t, _) in _cache.items() if now - t >= CACHE_S]:
             del _cache[k]

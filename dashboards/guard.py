@@ -51,5 +51,10 @@ def guarded(fallback: Callable[[str], T]) -> Callable[[Callable[P, T]], Callable
 
 
 def log_unhandled(exc: Exception) -> None:
-    """Dash's app-wide ``on_error``: the last resort for callbacks without a guard (their outputs stay as they were)."""
+    """Dash's app-wide ``on_error``: the last resort for callbacks without a guard (their outputs stay as they were).
+
+    A refusal (:class:`dashboards.auth.Forbidden`, an HTTP exception) is passed on, so the caller gets its 403.
+    """
+    if isinstance(exc, HTTPException):
+        raise exc
     log.error("unguarded callback failed: %r", exc, exc_info=exc)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import math
-from itertools import combinations
 
 import pandas as pd
 
@@ -28,23 +27,22 @@ def covisit_lift(stays: pd.DataFrame, min_support: int = MIN_SUPPORT) -> pd.Data
 
     Columns: a, b, together (visits with both), p_a, p_b, p_ab, lift.
     """
-    baskets = stays.groupby("visit")["store"].agg(lambda s: sorted(set(s)))
-    n = len(baskets)
+    columns = ["a", "b", "together", "p_a", "p_b", "p_ab", "lift"]
+    baskets = stays[["visit", "store"]].drop_duplicates()
+    n = baskets["visit"].nunique()
     if n == 0:
-        return pd.DataFrame(columns=["a", "b", "together", "p_a", "p_b", "p_ab", "lift"])
-    single = baskets.explode().value_counts()
-    pairs: dict[tuple[str, str], int] = {}
-    for basket in baskets:
-        for pair in combinations(basket, 2):
-            pairs[pair] = pairs.get(pair, 0) + 1
-    rows = []
-    for (a, b), k in pairs.items():
-        if k < min_support:
-            continue
-        p_a, p_b, p_ab = single[a] / n, single[b] / n, k / n
-        rows.append((a, b, k, p_a, p_b, p_ab, p_ab / (p_a * p_b)))
-    out = pd.DataFrame(rows, columns=["a", "b", "together", "p_a", "p_b", "p_ab", "lift"])
-    return out.sort_values(["lift", "together"], ascending=False).reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    single = baskets["store"].value_counts() / n
+    pairs = baskets.merge(baskets, on="visit", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["store_a"] < pairs["store_b"]]
+    together = pairs.groupby(["store_a", "store_b"]).size().rename("together").reset_index()
+    together = together[together["together"] >= min_support]
+    out = pd.DataFrame({"a": together["store_a"], "b": together["store_b"], "together": together["together"]})
+    out["p_a"] = out["a"].map(single).to_numpy()
+    out["p_b"] = out["b"].map(single).to_numpy()
+    out["p_ab"] = out["together"] / n
+    out["lift"] = out["p_ab"] / (out["p_a"] * out["p_b"])
+    return out[columns].sort_values(["lift", "together"], ascending=False).reset_index(drop=True)
 
 
 def transitions(stays: pd.DataFrame) -> pd.DataFrame:

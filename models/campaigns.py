@@ -33,7 +33,7 @@ def _daily(doors: pd.DataFrame, stores: list[str], days: list[date]) -> pd.Serie
     return pd.Series([int(sub.get(d, 0)) for d in days], index=pd.to_datetime(days), dtype="float64")
 
 
-def evaluate(site: Site, campaign: Campaign, doors: pd.DataFrame, footfall: pd.DataFrame, txns: pd.DataFrame,
+def evaluate(site: Site, campaign: Campaign, doors: pd.DataFrame, footfall: pd.DataFrame, sales: pd.DataFrame,
              stays: pd.DataFrame, dev_member: dict[str, str], days: list[date], *,
              level: float = 0.95) -> dict[str, Any]:
     """One campaign over the loaded ``days``: uplift with interval, attributed transactions and members."""
@@ -59,11 +59,11 @@ def evaluate(site: Site, campaign: Campaign, doors: pd.DataFrame, footfall: pd.D
         out["problem"] = str(exc)
         return out
     out["uplift"] = result.as_dict()
-    in_window = txns[(txns["day"] >= first) & (txns["day"] <= last)]
+    in_window = sales[(sales["day"] >= first) & (sales["day"] <= last)]
     targeted = in_window[in_window["store_id"].isin(campaign.target_stores)]
-    out["attributed_transactions"] = len(targeted)
-    out["attributed_sales"] = round(float(targeted["amount"].sum()), 2)
-    out["attributed_member_transactions"] = int(targeted["member_id"].notna().sum())
+    out["attributed_transactions"] = int(targeted["transactions"].sum())
+    out["attributed_sales"] = round(float(targeted["sales"].sum()), 2)
+    out["attributed_member_transactions"] = int(targeted["member_transactions"].sum())
     tz = site.site.tz
     lo = pd.Timestamp(first, tz=tz).value // 10**6
     hi = pd.Timestamp(last + timedelta(days=1), tz=tz).value // 10**6

@@ -62,48 +62,63 @@ def _frame(db: Database, query: str, params: dict, columns: list[str]) -> pd.Dat
     return pd.DataFrame(rows, columns=columns)
 
 
-def line_days(db: Database, period: Period, lines: list[str]) -> pd.DataFrame:
-    """Entries and exits per local day and line (entrances or store doors): columns day, line, entries, exits."""
+def line_days(db: Database, period: Period, lines: list[str], *, raw: bool = False) -> pd.DataFrame:
+    """Entries and exits per local day and line (entrances or store doors): columns day, line, entries, exits.
+
+    ``raw=True`` aggregates the raw ``crossing`` table instead of the rollup (benchmarks and cross-checks)."""
+    source = """(SELECT ts AS bucket, line, (direction = 'in')::int AS entries, (direction = 'out')::int AS exits,
+                 site FROM crossing)""" if raw else _rollup(period, "entrance_flow")
     frame = _frame(db, f"""
         SELECT (bucket AT TIME ZONE %(tz)s)::date AS day, line, sum(entries)::bigint, sum(exits)::bigint
-        FROM {_rollup(period, "entrance_flow")}
+        FROM {source} AS f
         WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s AND line = ANY(%(lines)s)
         GROUP BY 1, 2 ORDER BY 1, 2
     """, period.params(lines=list(lines)), ["day", "line", "entries", "exits"])
     return frame.astype({"entries": "int64", "exits": "int64"})
 
 
-def line_hours(db: Database, period: Period, lines: list[str]) -> pd.DataFrame:
+def line_hours(db: Database, period: Period, lines: list[str], *, raw: bool = False) -> pd.DataFrame:
     """Entries and exits per local clock hour summed over the period: columns hour, entries, exits."""
+    source = """(SELECT ts AS bucket, line, (direction = 'in')::int AS entries, (direction = 'out')::int AS exits,
+                 site FROM crossing)""" if raw else _rollup(period, "entrance_flow")
     frame = _frame(db, f"""
         SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, sum(entries)::bigint, sum(exits)::bigint
-        FROM {_rollup(period, "entrance_flow")}
+        FROM {source} AS f
         WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s AND line = ANY(%(lines)s)
         GROUP BY 1 ORDER BY 1
     """, period.params(lines=list(lines)), ["hour", "entries", "exits"])
     return frame.astype({"entries": "int64", "exits": "int64"})
 
 
-def zone_occupancy(db: Database, period: Period) -> pd.DataFrame:
+def zone_occupancy(db: Database, period: Period, *, raw: bool = False) -> pd.DataFrame:
     """Mean people per zone over the site's opening hours: columns zone, mean_count, max_count."""
     opens, closes = period.site.site.opens, period.site.site.closes
+    source = """(SELECT ts AS bucket, site, zone, count::float8 AS mean_count, count AS max_count, 1 AS samples
+                 FROM occupancy)""" if raw else _rollup(period, "zone_occupancy")
     return _frame(db, f"""
         SELECT zone, sum(mean_count * samples) / nullif(sum(samples), 0), max(max_count)
-        FROM {_rollup(period, "zone_occupancy")}
+        FROM {source} AS z
         WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s
           AND (bucket AT TIME ZONE %(tz)s)::time >= %(opens)s AND (bucket AT TIME ZONE %(tz)s)::time < %(closes)s
         GROUP BY zone ORDER BY zone
     """, period.params(opens=opens, closes=closes), ["zone", "mean_count", "max_count"])
 
 
-def camera_people(db: Database, period: Period) -> pd.DataFrame:
+def camera_people(db: Database, period: Period, *, raw: bool = False) -> pd.DataFrame:
     """People each camera saw per local day (distinct tracks per hour, summed): columns day, sensor, people."""
-    return _frame(db, f"""
-        SELECT (bucket AT TIME ZONE %(tz)s)::date AS day, sensor, sum(tracks)::bigint
-        FROM {_rollup(period, "camera_tracks")}
-        WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s
-        GROUP BY 1, 2 ORDER BY 1, 2
-    """, period.params(), ["day", "sensor", "people"])
+    if raw:
+        query = """
+            SELECT (h AT TIME ZONE %(tz)s)::date, sensor, sum(n)::bigint FROM (
+                SELECT date_trunc('hour', ts) AS h, sensor, count(DISTINCT track) AS n FROM track_position
+                WHERE site = %(site)s AND ts >= %(since)s AND ts < %(until)s GROUP BY 1, 2) AS t
+            GROUP BY 1, 2 ORDER BY 1, 2"""
+    else:
+        query = f"""
+            SELECT (bucket AT TIME ZONE %(tz)s)::date AS day, sensor, sum(tracks)::bigint
+            FROM {_rollup(period, "camera_tracks")}
+            WHERE site = %(site)s AND bucket >= %(since)s AND bucket < %(until)s
+            GROUP BY 1, 2 ORDER BY 1, 2"""
+    return _frame(db, query, period.params(), ["day", "sensor", "people"])
 
 
 def ble_sightings(db: Database, period: Period) -> pd.DataFrame:
@@ -115,13 +130,25 @@ def ble_sightings(db: Database, period: Period) -> pd.DataFrame:
     return frame.astype({"ts": "int64", "rssi": "int64"})
 
 
-def transactions(db: Database, period: Period) -> pd.DataFrame:
-    """POS transactions: columns txn_id, ts (aware), day (local), store_id, amount (float), member_id."""
+def sales(db: Database, period: Period) -> pd.DataFrame:
+    """POS transactions per local day and store: day, store_id, transactions, sales, member_transactions,
+    member_sales (member = paid with a member card)."""
     frame = _frame(db, """
-        SELECT txn_id, ts, (ts AT TIME ZONE %(tz)s)::date, store_id, amount::float8, member_id FROM pos_transaction
-        WHERE site = %(site)s AND ts >= %(since)s AND ts < %(until)s ORDER BY ts
-    """, period.params(), ["txn_id", "ts", "day", "store_id", "amount", "member_id"])
-    return frame
+        SELECT (ts AT TIME ZONE %(tz)s)::date, store_id, count(*), sum(amount)::float8,
+               count(*) FILTER (WHERE member_id IS NOT NULL),
+               coalesce(sum(amount) FILTER (WHERE member_id IS NOT NULL), 0)::float8
+        FROM pos_transaction WHERE site = %(site)s AND ts >= %(since)s AND ts < %(until)s GROUP BY 1, 2 ORDER BY 1, 2
+    """, period.params(), ["day", "store_id", "transactions", "sales", "member_transactions", "member_sales"])
+    return frame.astype({"transactions": "int64", "member_transactions": "int64"})
+
+
+def member_purchases(db: Database, period: Period) -> pd.DataFrame:
+    """Member-card purchases per member in the period: member_id, purchases, sales, last_day (local)."""
+    frame = _frame(db, """
+        SELECT member_id, count(*), sum(amount)::float8, max((ts AT TIME ZONE %(tz)s)::date) FROM pos_transaction
+        WHERE site = %(site)s AND ts >= %(since)s AND ts < %(until)s AND member_id IS NOT NULL GROUP BY 1
+    """, period.params(), ["member_id", "purchases", "sales", "last_day"])
+    return frame.astype({"purchases": "int64"})
 
 
 def members(db: Database, site: Site) -> pd.DataFrame:

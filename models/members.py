@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from mallsense.site import Site
@@ -34,40 +35,39 @@ def member_of_device(members: pd.DataFrame) -> dict[str, str]:
     return dict(zip(linked["device_key"], linked["member_id"], strict=True))
 
 
-def shares(members: pd.DataFrame, visits: pd.DataFrame, txns: pd.DataFrame, footfall: int) -> dict[str, float | int]:
-    """Member share of transactions and sales, and identified member visits against footfall."""
-    by_member = txns["member_id"].notna() & (txns["member_id"] != "")
+def shares(members: pd.DataFrame, visits: pd.DataFrame, sales: pd.DataFrame, footfall: int
+           ) -> dict[str, float | int]:
+    """Member share of transactions and sales (``sales``: :func:`models.history.sales`), and identified member
+    visits against footfall."""
+    n, amount = int(sales["transactions"].sum()), float(sales["sales"].sum())
+    n_member, member_amount = int(sales["member_transactions"].sum()), float(sales["member_sales"].sum())
     known = visits["dev"].isin(set(member_of_device(members)))
     return {
-        "transactions": len(txns),
-        "member_transactions": int(by_member.sum()),
-        "member_share_of_transactions": float(by_member.mean()) if len(txns) else float("nan"),
-        "member_share_of_sales": float(txns.loc[by_member, "amount"].sum() / txns["amount"].sum())
-        if len(txns) and txns["amount"].sum() else float("nan"),
+        "transactions": n,
+        "member_transactions": n_member,
+        "member_share_of_transactions": n_member / n if n else float("nan"),
+        "member_share_of_sales": member_amount / amount if amount else float("nan"),
         "identified_member_visits": int(known.sum()),
         "identified_member_share_of_footfall": float(known.sum() / footfall) if footfall else float("nan"),
     }
 
 
-def lifecycle(members: pd.DataFrame, visits: pd.DataFrame, txns: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Each member's tier, last activity and lifecycle stage as of the end of ``as_of``."""
+def lifecycle(members: pd.DataFrame, visits: pd.DataFrame, purchases: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Each member's tier, last activity and lifecycle stage as of the end of ``as_of`` (``purchases``:
+    :func:`models.history.member_purchases`)."""
     dev_member = member_of_device(members)
     last_visit = visits.assign(member=visits["dev"].map(dev_member)).dropna(subset=["member"]) \
         .groupby("member")["day"].max()
-    last_buy = txns.dropna(subset=["member_id"]).groupby("member_id")["day"].max()
+    last_buy = purchases.set_index("member_id")["last_day"]
     out = members[["member_id", "tier", "joined"]].copy()
     last = pd.concat([last_visit, last_buy], axis=1).max(axis=1)
     out["last_activity"] = out["member_id"].map(last)
-
-    def stage(row: pd.Series) -> str:
-        if (as_of - row["joined"]).days < ACTIVE_DAYS:
-            return "new"
-        if pd.isna(row["last_activity"]):
-            return "lapsed"
-        idle = (as_of - row["last_activity"]).days
-        return "active" if idle < ACTIVE_DAYS else "at risk" if idle < AT_RISK_DAYS else "lapsed"
-
-    out["stage"] = out.apply(stage, axis=1) if len(out) else pd.Series(dtype=object)
+    as_of_ord = as_of.toordinal()
+    joined_days = as_of_ord - out["joined"].map(date.toordinal)
+    idle = as_of_ord - out["last_activity"].map(lambda d: d.toordinal() if isinstance(d, date) else np.nan)
+    out["stage"] = np.select(
+        [joined_days < ACTIVE_DAYS, idle.isna(), idle < ACTIVE_DAYS, idle < AT_RISK_DAYS],
+        ["new", "lapsed", "active", "at risk"], default="lapsed")
     return out
 
 
@@ -76,12 +76,12 @@ def tier_table(life: pd.DataFrame) -> pd.DataFrame:
     return life.groupby(["tier", "stage"]).size().unstack(fill_value=0)
 
 
-def spend_per_tier(members: pd.DataFrame, txns: pd.DataFrame) -> pd.DataFrame:
+def spend_per_tier(members: pd.DataFrame, purchases: pd.DataFrame) -> pd.DataFrame:
     """Purchases, sales and spend per purchase of each tier's members in the period."""
     tiers = members.set_index("member_id")["tier"]
-    paid = txns.dropna(subset=["member_id"]).assign(tier=lambda t: t["member_id"].map(tiers))
-    out = paid.groupby("tier")["amount"].agg(purchases="size", sales="sum", spend_per_purchase="mean")
-    return out.round(2)
+    per = purchases.assign(tier=purchases["member_id"].map(tiers)).groupby("tier")[["purchases", "sales"]].sum()
+    per["spend_per_purchase"] = per["sales"] / per["purchases"]
+    return per.round(2)
 
 
 def vip_arrivals(members: pd.DataFrame, visits: pd.DataFrame, site: Site) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -26,41 +26,73 @@ from models.live import Database
 LOOKBACK_DAYS = 30
 
 
-@dataclass
 class Loaded:
-    """The period's data, loaded once (``visits``/``stays`` include the look-back days)."""
+    """The period's data, each part read on first use and kept (``visits``/``stays`` include the look-back days).
 
-    period: Period
-    footfall: pd.DataFrame
-    doors: pd.DataFrame
-    hours: pd.DataFrame
-    occupancy: pd.DataFrame
-    people: pd.DataFrame
-    visits: pd.DataFrame
-    stays: pd.DataFrame
-    txns: pd.DataFrame
-    members: pd.DataFrame
+    A page that needs only the footfall reads only the footfall; :func:`compute` reads everything. ``raw=True``
+    reads the raw tables only (no rollups, no materialized visits): the baseline the benchmarks compare with.
+    """
 
+    def __init__(self, db: Database, period: Period, lookback_days: int = LOOKBACK_DAYS, *, raw: bool = False) -> None:
+        self.db, self.period, self.raw = db, period, raw
+        self.wide = Period(period.site, period.first - timedelta(days=lookback_days), period.last)
 
-def load(db: Database, period: Period, lookback_days: int = LOOKBACK_DAYS) -> Loaded:
-    site = period.site
-    wide = Period(site, period.first - timedelta(days=lookback_days), period.last)
-    if not materialize.missing_days(db, wide):
-        v, s = materialize.load(db, wide)  # every day materialized: milliseconds instead of seconds
-    else:
-        v, s = presence.presence(history.ble_sightings(db, wide), history.store_of_scanner(site))
+    @cached_property
+    def footfall(self) -> pd.DataFrame:
+        return history.line_days(self.db, self.period, self.period.site.entrance_lines, raw=self.raw)
+
+    @cached_property
+    def doors(self) -> pd.DataFrame:
+        return history.line_days(self.db, self.period, self.period.site.store_doors, raw=self.raw)
+
+    @cached_property
+    def hours(self) -> pd.DataFrame:
+        return history.line_hours(self.db, self.period, self.period.site.entrance_lines, raw=self.raw)
+
+    @cached_property
+    def occupancy(self) -> pd.DataFrame:
+        return history.zone_occupancy(self.db, self.period, raw=self.raw)
+
+    @cached_property
+    def people(self) -> pd.DataFrame:
+        return history.camera_people(self.db, self.period, raw=self.raw)
+
+    @cached_property
+    def _presence(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        site = self.period.site
+        if not self.raw and not materialize.missing_days(self.db, self.wide):
+            return materialize.load(self.db, self.wide)  # every day materialized: milliseconds instead of seconds
+        v, s = presence.presence(history.ble_sightings(self.db, self.wide), history.store_of_scanner(site))
         v["day"] = pd.to_datetime(v["start"], unit="ms", utc=True).dt.tz_convert(site.site.tz).dt.date
-    return Loaded(
-        period=period,
-        footfall=history.line_days(db, period, site.entrance_lines),
-        doors=history.line_days(db, period, site.store_doors),
-        hours=history.line_hours(db, period, site.entrance_lines),
-        occupancy=history.zone_occupancy(db, period),
-        people=history.camera_people(db, period),
-        visits=v, stays=s,
-        txns=history.transactions(db, period),
-        members=history.members(db, site),
-    )
+        return v, s
+
+    @property
+    def visits(self) -> pd.DataFrame:
+        return self._presence[0]
+
+    @property
+    def stays(self) -> pd.DataFrame:
+        return self._presence[1]
+
+    @cached_property
+    def sales(self) -> pd.DataFrame:
+        return history.sales(self.db, self.period)
+
+    @cached_property
+    def purchases(self) -> pd.DataFrame:
+        return history.member_purchases(self.db, self.period)
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        return history.members(self.db, self.period.site)
+
+
+def load(db: Database, period: Period, lookback_days: int = LOOKBACK_DAYS, *, raw: bool = False) -> Loaded:
+    """Everything of the period, read now (see :class:`Loaded` for reading on demand)."""
+    data = Loaded(db, period, lookback_days, raw=raw)
+    for part in ("footfall", "doors", "hours", "occupancy", "people", "_presence", "sales", "purchases", "members"):
+        getattr(data, part)
+    return data
 
 
 def _clean(value: Any) -> Any:
@@ -92,10 +124,10 @@ def compute(db: Database, site: Site, first: date, last: date, *, loaded: Loaded
     footfall_total = int(data.footfall["entries"].sum())
     per_day = data.footfall.groupby("day")[["entries", "exits"]].sum()
     per_entrance = data.footfall.groupby("line")[["entries", "exits"]].sum()
-    perf = stores.store_performance(site, data.doors, data.txns, stores.passers_by_zone(site, data.people))
+    perf = stores.store_performance(site, data.doors, data.sales, stores.passers_by_zone(site, data.people))
     zones = stores.hot_cold_zones(site, data.occupancy)
     lift = adjacency.covisit_lift(stays_p)
-    life = members.lifecycle(data.members, data.visits, data.txns, last)
+    life = members.lifecycle(data.members, data.visits, data.purchases, last)
     dev_member = members.member_of_device(data.members)
     dwell = visitors.dwell_minutes(visits_p)
     stay_min = (stays_p["end"] - stays_p["start"]) / 60_000
@@ -132,14 +164,14 @@ def compute(db: Database, site: Site, first: date, last: date, *, loaded: Loaded
         },
         "floor_flows": _records(adjacency.floor_flows(site, stays_p)),
         "members": {
-            **members.shares(data.members, visits_p, data.txns, footfall_total),
+            **members.shares(data.members, visits_p, data.sales, footfall_total),
             "lifecycle": _clean(life.groupby("stage").size().to_dict()),
             "tiers": _clean(members.tier_table(life).to_dict(orient="index")),
-            "spend_per_tier": _clean(members.spend_per_tier(data.members, data.txns).to_dict(orient="index")),
+            "spend_per_tier": _clean(members.spend_per_tier(data.members, data.purchases).to_dict(orient="index")),
             "vip_arrivals": len(members.vip_arrivals(data.members, visits_p, site)),
             "tags": _clean(members.behaviour_tags(site, data.members, data.stays)["tag"].value_counts().to_dict()),
         },
-        "campaigns": [campaigns.evaluate(site, c, data.doors, data.footfall, data.txns, data.stays, dev_member,
+        "campaigns": [campaigns.evaluate(site, c, data.doors, data.footfall, data.sales, data.stays, dev_member,
                                          period.days) for c in site.campaigns],
     }
     return _clean(report)

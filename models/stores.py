@@ -18,22 +18,22 @@ HOT = 1.5
 COLD = 0.5
 
 
-def store_performance(site: Site, doors: pd.DataFrame, txns: pd.DataFrame,
+def store_performance(site: Site, doors: pd.DataFrame, sales: pd.DataFrame,
                       passers: pd.Series | None = None) -> pd.DataFrame:
     """Per store over the period: entries, transactions, sales, conversion, spend per visitor, capture rate.
 
     Args:
         doors: :func:`models.history.line_days` of the store doors.
-        txns: :func:`models.history.transactions`.
+        sales: :func:`models.history.sales` (transactions and sales per day and store).
         passers: people seen per corridor zone over the period (index: zone id), for the capture rate.
     """
     entries = doors.groupby("line")["entries"].sum()
-    sales = txns.groupby("store_id")["amount"].agg(["size", "sum"])
+    per_store = sales.groupby("store_id")[["transactions", "sales"]].sum()
     rows = []
     for store in site.stores:
         n_in = int(entries.get(store.id, 0))
-        n_tx = int(sales["size"].get(store.id, 0)) if not sales.empty else 0
-        amount = float(sales["sum"].get(store.id, 0.0)) if not sales.empty else 0.0
+        n_tx = int(per_store["transactions"].get(store.id, 0))
+        amount = float(per_store["sales"].get(store.id, 0.0))
         front = passers.get(store.front_zone) if passers is not None and store.front_zone else None
         rows.append({
             "store": store.id, "name": store.name, "category": store.category, "floor":

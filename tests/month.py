@@ -8,6 +8,8 @@ visits and stays materialized (:func:`simulator.backfill.backfill`). Two campaig
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -54,7 +56,17 @@ def month_site() -> Site:
 
 
 def build_month(server: PostgresServer, out: Path) -> Month:
+    """Simulate and load the month into a new database of ``server``.
+
+    For iterating on the tests: with ``MALLSENSE_MONTH_DSN`` and ``MALLSENSE_MONTH_OUT`` (a database and a folder
+    made by an earlier build with the same parameters), that month is used as it is instead.
+    """
     site = month_site()
+    reuse = os.environ.get("MALLSENSE_MONTH_DSN"), os.environ.get("MALLSENSE_MONTH_OUT")
+    if all(reuse):
+        folder = Path(str(reuse[1]))
+        return Month(site, str(reuse[0]), folder / "truth",
+                     json.loads((folder / "truth" / "summary.json").read_text()))
     name = f"month_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server.admin_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")

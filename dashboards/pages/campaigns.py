@@ -50,7 +50,7 @@ def results(sel: Selection) -> list[dict[str, Any]]:
     data = analysis.period_data(sel)
     site = context.current().site
     dev_member = members.member_of_device(data.members)
-    return [campaigns.evaluate(site, c, data.doors, data.footfall, data.txns, data.stays, dev_member,
+    return [campaigns.evaluate(site, c, data.doors, data.footfall, data.sales, data.stays, dev_member,
                                data.period.days) for c in site.campaigns]
 
 

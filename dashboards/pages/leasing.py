@@ -53,7 +53,7 @@ def layout(**_query: str) -> Any:
 def performance_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
     site = context.current().site
-    perf = stores.store_performance(site, data.doors, data.txns, stores.passers_by_zone(site, data.people))
+    perf = stores.store_performance(site, data.doors, data.sales, stores.passers_by_zone(site, data.people))
     return perf[perf["store"].isin(analysis.stores_in(site, sel))].reset_index(drop=True)
 
 

@@ -58,13 +58,13 @@ def layout(**_query: str) -> Any:
 
 def lifecycle_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    life = members.lifecycle(data.members, data.visits, data.txns, sel.last)
+    life = members.lifecycle(data.members, data.visits, data.purchases, sel.last)
     return life.groupby(["tier", "stage"]).size().rename("members").reset_index()
 
 
 def spend_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    return members.spend_per_tier(data.members, data.txns).reset_index()
+    return members.spend_per_tier(data.members, data.purchases).reset_index()
 
 
 def tags_frame(sel: Selection) -> pd.DataFrame:
@@ -128,7 +128,8 @@ def tags(filters: dict[str, Any] | None) -> go.Figure:
         return no_data("No tags: too few identified visits of app members in this period.")
     frame = frame.sort_values("members")
     fig = go.Figure(go.Bar(x=frame["members"], y=frame["tag"], orientation="h", marker_color=PALETTE[4]))
-    fig.update_layout(**base_layout(340), xaxis={"title": "members", "gridcolor": GRID}, yaxis={"automargin": True})
+    fig.update_layout(**base_layout(max(340, 22 * len(frame) + 90)), xaxis={"title": "members", "gridcolor": GRID},
+                      yaxis={"automargin": True, "tickmode": "array", "tickvals": frame["tag"].tolist()})
     return fig
 
 
