@@ -62,6 +62,8 @@ class SiteInfo(_Model):
     rotation_days: int = Field(default=1, ge=1, le=90, description="device key rotation window in days")
     opens: time = Field(default=time(10, 0), description="opening time, local")
     closes: time = Field(default=time(22, 0), description="closing time, local")
+    occupancy_alert: int | None = Field(
+        default=None, gt=0, description="alert operators when this many people are inside (fire code, comfort)")
 
     @field_validator("timezone")
     @classmethod

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import psycopg
@@ -322,3 +322,42 @@ def _frame(rows: list[tuple], columns: list[str], dtypes: dict[str, str]) -> pd.
     """A DataFrame with fixed columns and dtypes, also when there are no rows."""
     frame = pd.DataFrame.from_records(rows, columns=columns)
     return frame.astype(dtypes) if dtypes else frame
+
+
+# --------------------------------------------------------------------------------------------------- comparisons
+def same_time_past_weeks(db: Database, site: Site, now: datetime, weeks: int = 4) -> list[tuple[date, int]]:
+    """Entries from local midnight up to the same clock time as ``now`` on the same weekday of the past ``weeks``
+    weeks: (day, entries) for each of those days with any crossing (read from the 5-minute rollup)."""
+    lines = [e.id for e in site.entrances]
+    start = local_day_start(site, now)
+    out = []
+    with _connection(db) as conn:
+        for k in range(1, weeks + 1):
+            day_start = start - timedelta(days=7 * k)  # wall-clock arithmetic in the site's zone: local midnight
+            until = day_start + (now.astimezone(site.site.tz) - start)
+            row = conn.execute(
+                "SELECT sum(entries) FROM entrance_flow_5m WHERE site = %s AND line = ANY(%s)"
+                " AND bucket >= %s AND bucket < %s", (site.site.id, lines, day_start, until)).fetchone()
+            if row[0]:
+                out.append((day_start.date(), int(row[0])))
+    return out
+
+
+@dataclass(frozen=True)
+class Arrival:
+    member_id: str
+    tier: str
+    arrived: datetime
+
+
+def vip_arrivals(db: Database, site: Site, now: datetime, window: timedelta = timedelta(minutes=30)) -> list[Arrival]:
+    """VIP members (consented app users) whose first sighting today falls in the last ``window`` before ``now``."""
+    since = local_day_start(site, now)
+    with _connection(db) as conn:
+        rows = conn.execute("""
+            SELECT m.member_id, m.tier, min(b.ts) AS first_seen
+            FROM ble_sighting b JOIN member m ON m.site = b.site AND m.device_key = b.dev AND m.consent_app
+            WHERE b.site = %(site)s AND b.ts >= %(since)s AND b.ts <= %(now)s AND m.tier = 'vip'
+            GROUP BY 1, 2 HAVING min(b.ts) >= %(recent)s ORDER BY first_seen DESC""",
+                            {"site": site.site.id, "since": since, "now": now, "recent": now - window}).fetchall()
+    return [Arrival(r[0], r[1], r[2]) for r in rows]

@@ -351,6 +351,7 @@ def build() -> dict:
             "privacy_mode": "strict",
             "opens": "10:00",
             "closes": "22:00",
+            "occupancy_alert": 6000,
         },
         "floors": floors,
         "zones": zones,

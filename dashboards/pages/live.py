@@ -14,6 +14,7 @@ import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
 from dashboards import context
+from dashboards.auth import can
 from dashboards.figures import FLOW_HEIGHT, empty_figure, entrance_chart
 from dashboards.floorplan import FLOOR_PLAN_HEIGHT, floor_plan
 from dashboards.guard import guarded
@@ -32,7 +33,8 @@ OUTBOX_BACKLOG = 100  # batches waiting on a node's disk worth showing on its ch
 NO_CROSSINGS = "No crossings received yet — is ingest running, and are the entrance cameras publishing?"
 
 HELP = {
-    "occupancy": "Occupancy = entries − exits through every entrance line since local midnight (never below 0). "
+    "occupancy": "Occupancy = entries − exits through every entrance line since local midnight (never below 0); "
+                 "compared with the entries by the same clock time on the same weekday of the last four weeks. "
                  "Per floor: people the cameras see there now, and crossings through that floor's doors (—: none).",
     "entrances": "Footfall = entries through entrance lines per 5-minute interval (bars up); exits are drawn down. "
                  "Totals count from local midnight.",
@@ -62,6 +64,7 @@ def layout(**_query: str) -> html.Div:
         dcc.Interval(id="live-interval", interval=REFRESH_MS, n_intervals=0),
         dcc.Store(id="live-now"),
         html.Div(id="live-health", className="health-strip", children="Checking sensors…"),
+        html.Div(id="live-alerts", className="alerts", children=[]),
         html.Div(className="live-grid", children=[
             _panel("live-occupancy", "People in the mall", "occupancy",
                    html.Div(id="live-occupancy-body", className="occupancy-body", children="Loading…")),
@@ -137,6 +140,8 @@ def show_occupancy(clock: dict[str, Any] | None) -> Any:
         html.Div(f"{occ.people:,}", className="big-number"),
         html.Div(mall_time(site, now), id="live-clock", className="clock"),
         html.Div(f"since midnight: {occ.entries:,} in · {occ.exits:,} out", className="sub"),
+        html.Div(_versus(live.same_time_past_weeks(cockpit.pool, site, now), occ.entries, now, site),
+                 id="live-versus", className="versus"),
         html.Table(className="floor-table", children=[
             html.Thead(html.Tr([html.Th("Floor"), html.Th("in view"), html.Th("doors in"), html.Th("doors out")])),
             html.Tbody([
@@ -146,6 +151,44 @@ def show_occupancy(clock: dict[str, Any] | None) -> Any:
             ]),
         ]),
     ]
+
+
+def _versus(past: list[tuple[Any, int]], today: int, now: datetime, site: Site) -> str:
+    """Today's entries so far against the same weekday of the past weeks at the same clock time."""
+    weekday = f"{now.astimezone(site.site.tz):%A}s"
+    if not past:
+        return f"No earlier {weekday} to compare with yet."
+    mean = sum(n for _, n in past) / len(past)
+    change = f"{100 * (today / mean - 1):+.0f} %" if mean else "—"
+    return f"{change} against the last {len(past)} {weekday} by this time ({mean:,.0f} in on average)"
+
+
+# --------------------------------------------------------------------------------------------------- alerts
+@callback(Output("live-alerts", "children"), Input("live-now", "data"))
+@guarded(lambda m: [html.Div(m, className="alert warn")])
+def show_alerts(clock: dict[str, Any] | None) -> Any:
+    """Sensors down, occupancy over the site's threshold, VIP members arriving (names only for member roles)."""
+    now, _problem = _now(clock)
+    cockpit = context.current()
+    site = cockpit.site
+    alerts = []
+    down = [n for n in live.sensor_health(cockpit.pool, site.site.id) if n.condition in ("offline", "silent")]
+    if down:
+        alerts.append(html.Div(f"Sensors down: {', '.join(n.node for n in down)} — {_age(down[0].last_heard_s)}",
+                               className="alert bad"))
+    if now is not None:
+        limit = site.site.occupancy_alert
+        if limit:
+            people = live.occupancy_now(cockpit.pool, site, now).people
+            if people >= limit:
+                alerts.append(html.Div(f"Occupancy {people:,} is over the alert level of {limit:,}",
+                                       className="alert bad"))
+        show_ids = can("members")
+        for a in live.vip_arrivals(cockpit.pool, site, now)[:3]:
+            who = f"VIP member {a.member_id}" if show_ids else "A VIP member"
+            alerts.append(html.Div(f"{who} arrived at {a.arrived.astimezone(site.site.tz):%H:%M}",
+                                   className="alert vip"))
+    return alerts
 
 
 # --------------------------------------------------------------------------------------------------- entrances

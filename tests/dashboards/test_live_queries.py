@@ -11,11 +11,13 @@ import pytest
 from pandas.testing import assert_frame_equal
 from psycopg_pool import ConnectionPool
 
+from ingest import rollups
 from mallsense.site import Site, load_site
 from models import live
 from tests.dashboards.rows import (
     MIDNIGHT,
     NOW,
+    SITE_ID,
     add_batch,
     add_crossings,
     add_dead_letter,
@@ -253,3 +255,31 @@ def test_dead_letters_counts_the_sites_topics_in_the_window(conn):
     add_dead_letter(conn, "not/a/mallsense/topic", timedelta(minutes=1))
     assert live.dead_letters(conn, "demo-mall") == 2
     assert live.dead_letters(conn, "demo-mall", timedelta(minutes=30)) == 1
+
+
+def test_today_against_the_same_weekday_of_past_weeks_at_the_same_clock_time(conn):
+    site = load_site()
+    today = [(NOW - timedelta(minutes=m), "e-south", "in") for m in range(1, 31)]  # 30 in before noon
+    week1 = [(NOW - timedelta(days=7, minutes=m), "e-north", "in") for m in range(1, 21)]  # 20 by noon ...
+    week1 += [(NOW - timedelta(days=7) + timedelta(minutes=m), "e-north", "in") for m in range(1, 50)]  # ... later
+    week2 = [(NOW - timedelta(days=14, hours=1), "e-west", "in")] * 10 + [(NOW - timedelta(days=14, hours=13),
+                                                                          "e-west", "in")]  # the day before
+    add_crossings(conn, today + week1 + week2)
+    rollups.refresh(conn, NOW - timedelta(days=30))
+    past = live.same_time_past_weeks(conn, site, NOW, weeks=4)
+    assert past == [((NOW - timedelta(days=7)).date(), 20), ((NOW - timedelta(days=14)).date(), 10)]
+
+
+def test_vip_arrivals_are_first_sightings_of_vip_members_in_the_window(conn):
+    site = load_site()
+    conn.execute("INSERT INTO member (site, member_id, joined, tier, consent_app, device_key) VALUES"
+                 " (%s, 'M1', '2024-01-01', 'vip', true, 'a' ), (%s, 'M2', '2024-01-01', 'vip', true, 'b'),"
+                 " (%s, 'M3', '2024-01-01', 'gold', true, 'c'), (%s, 'M4', '2024-01-01', 'vip', false, 'd')",
+                 (SITE_ID,) * 4)
+    with conn.cursor().copy("COPY ble_sighting (ts, site, sensor, seq, dev, rssi, frame) FROM STDIN") as copy:
+        for ts, dev in ((NOW - timedelta(minutes=10), "a"), (NOW - timedelta(minutes=3), "a"),  # M1 arrives
+                        (NOW - timedelta(hours=2), "b"), (NOW - timedelta(minutes=5), "b"),  # M2 came earlier
+                        (NOW - timedelta(minutes=5), "c"), (NOW - timedelta(minutes=5), "d")):  # not VIP / no consent
+            copy.write_row((ts, SITE_ID, "ble-f1-1", 1, dev, -70, "ibeacon"))
+    arrivals = live.vip_arrivals(conn, site, NOW, window=timedelta(minutes=30))
+    assert [(a.member_id, a.arrived) for a in arrivals] == [("M1", NOW - timedelta(minutes=10))]
