@@ -61,6 +61,7 @@ def page_queries(site: Site) -> dict[str, Callable[[Selection], object]]:
     def leasing_page(sel: Selection) -> None:
         leasing.performance_frame(sel)
         leasing.lift_frame(sel)
+        leasing.transitions_frame(sel)
         _ = analysis.period_data(sel).occupancy
 
     return {

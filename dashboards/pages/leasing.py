@@ -30,6 +30,10 @@ HELP = {
               "front. Conversion = transactions ÷ entries. Spend per visitor = sales ÷ entries.",
     "lift": "Co-visit lift(A, B) = P(A and B in one visit) ÷ (P(A)·P(B)) over identified visits; above 1 the two are "
             "visited together more often than chance. Pairs seen together under 5 times are blank.",
+    "network": "Each line joins two shops with a co-visit lift of 1.5 or more (thicker: higher lift); the floors are "
+               "stacked (lowest at the bottom), shops at their place on the plan. Hover a dot for the shop.",
+    "transitions": "P(next shop B | shop A): of the identified visits that went on from shop A to another shop, the "
+                   "share that went to B next. The most frequent moves first.",
     "suggestions": "Pairs with lift ≥ 1.5: bring together when more than 25 m apart or on different floors, "
                    "co-promote when already neighbours. Cold zones beside hot ones: extend the hot zone's draw.",
 }
@@ -43,6 +47,8 @@ def layout(**_query: str) -> Any:
         chart("leasing-plan", "Hot and cold on the plan", HELP["plan"], wide=True, height=420),
         chart("leasing-stores", "Store performance", HELP["stores"], wide=True, height=460),
         chart("leasing-lift", "Co-visit lift between shops", HELP["lift"], height=520),
+        chart("leasing-network", "Shops that go together, on the plan", HELP["network"], height=520),
+        chart("leasing-transitions", "Where shoppers go next", HELP["transitions"], wide=True, height=360),
         html.Section(id="leasing-suggestions", className="panel", children=[
             html.Div(className="panel-head", children=[html.H2("Placement suggestions")]),
             html.Div(id="leasing-suggestions-body", children="Loading…"),
@@ -160,7 +166,7 @@ def lift_matrix(filters: dict[str, Any] | None) -> go.Figure:
         if r.a in matrix.index and r.b in matrix.index:
             matrix.loc[r.a, r.b] = matrix.loc[r.b, r.a] = r.lift
     names = [site.store_by_id[s].name[:18] for s in top]
-    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=names, y=names, colorscale="RdBu_r", zmin=0.0, zmid=1.0,
+    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=names, y=names, colorscale="RdBu_r", zmin=0.0, zmax=2.0,
                                hovertemplate="%{y} + %{x}: lift %{z:.2f}<extra></extra>", colorbar={"title": "lift"}))
     fig.update_layout(**base_layout(520), xaxis={"tickangle": -45, "gridcolor": GRID}, yaxis={"autorange": "reversed"})
     fig.update_layout(margin={"l": 140, "b": 130})
@@ -185,6 +191,71 @@ def suggestions(filters: dict[str, Any] | None) -> Any:
     return html.Ul(items, className="suggestions")
 
 
+def transitions_frame(sel: Selection) -> pd.DataFrame:
+    keep = set(analysis.stores_in(context.current().site, sel))
+    moves = adjacency.transitions(_stays(sel))
+    return moves[moves["a"].isin(keep)].sort_values("moves", ascending=False).reset_index(drop=True)
+
+
+@callback(Output("leasing-network-graph", "figure"), Input("filters", "data"))
+@guarded(lambda m: no_data(m, 520))
+@require(AREA)
+def network(filters: dict[str, Any] | None) -> go.Figure:
+    lift = lift_frame(selection(filters))
+    strong = lift[lift["lift"] >= adjacency.HIGH_LIFT]
+    if strong.empty:
+        return no_data(NO_VISITS, 520)
+    site = context.current().site
+    floors = sorted(site.floors, key=lambda f: f.level)
+    shift = {f.id: k * 100.0 for k, f in enumerate(floors)}  # floors stacked, the lowest at the bottom
+
+    def place(store_id: str) -> tuple[float, float]:
+        zone = site.zone_by_id[site.store_by_id[store_id].zone]
+        x, y = centroid(zone.polygon)
+        return x, y + shift[zone.floor]
+
+    fig = go.Figure()
+    top = strong["lift"].max()
+    for r in strong.itertuples():
+        (xa, ya), (xb, yb) = place(r.a), place(r.b)
+        fig.add_trace(go.Scatter(x=[xa, xb], y=[ya, yb], mode="lines", hoverinfo="skip", showlegend=False,
+                                 line={"width": 1 + 5 * r.lift / top, "color": "rgba(220,38,38,0.45)"}))
+    shops = sorted(set(strong["a"]) | set(strong["b"]))
+    xy = [place(s) for s in shops]
+    fig.add_trace(go.Scatter(x=[p[0] for p in xy], y=[p[1] for p in xy], mode="markers", showlegend=False,
+                             text=[site.store_by_id[s].name for s in shops], marker={"size": 11, "color": "#1d4ed8"},
+                             hoverinfo="text"))
+    for f in floors:
+        outline = f.outline
+        xs = [p[0] for p in outline] + [outline[0][0]]
+        ys = [p[1] + shift[f.id] for p in outline] + [outline[0][1] + shift[f.id]]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#cbd5e1", "width": 1}, hoverinfo="skip",
+                                 showlegend=False))
+        fig.add_annotation(x=min(xs), y=max(ys), text=f.name, showarrow=False, xanchor="left", yanchor="bottom",
+                           font={"size": 12})
+    fig.update_layout(**base_layout(520), xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"})
+    return fig
+
+
+@callback(Output("leasing-transitions-graph", "figure"), Input("filters", "data"))
+@guarded(lambda m: no_data(m, 360))
+@require(AREA)
+def transitions(filters: dict[str, Any] | None) -> go.Figure:
+    moves = transitions_frame(selection(filters)).head(15)
+    if moves.empty:
+        return no_data(NO_VISITS, 360)
+    names = context.current().site.store_by_id
+    labels = [f"{names[a].name} → {names[b].name}" for a, b in zip(moves["a"], moves["b"], strict=True)]
+    fig = go.Figure(go.Bar(x=moves["p"] * 100, y=labels, orientation="h", marker_color="#7c3aed",
+                           customdata=moves["moves"], hovertemplate="%{y}: %{x:.1f} % (%{customdata} moves)"
+                                                                    "<extra></extra>"))
+    fig.update_layout(**base_layout(360), xaxis={"title": "P(next shop | this shop), %", "gridcolor": GRID},
+                      yaxis={"autorange": "reversed", "automargin": True, "tickmode": "array", "tickvals": labels})
+    return fig
+
+
+csv_export("leasing-network", lift_frame, "covisit-network", AREA)
+csv_export("leasing-transitions", transitions_frame, "transitions", AREA)
 csv_export("leasing-plan", performance_frame, "store-density", AREA)
 csv_export("leasing-stores", performance_frame, "store-performance", AREA)
 csv_export("leasing-lift", lift_frame, "covisit-lift", AREA)

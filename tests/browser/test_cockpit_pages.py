@@ -24,7 +24,7 @@ PASSWORD = "cockpit-test-password"
 PAGES = {  # path → graphs that must hold data for the month
     "/flows": ["flows-daily", "flows-hourly", "flows-floors", "flows-paths"],
     "/visitors": ["visitors-returning", "visitors-frequency", "visitors-dwell"],
-    "/leasing": ["leasing-plan", "leasing-stores", "leasing-lift"],
+    "/leasing": ["leasing-plan", "leasing-stores", "leasing-lift", "leasing-network", "leasing-transitions"],
     "/campaigns": ["campaigns-uplift", "campaigns-daily"],
     "/members": ["members-lifecycle", "members-spend", "members-tags"],
 }
