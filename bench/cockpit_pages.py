@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+
 from dashboards import analysis, context
 from dashboards.analysis import Selection
 from dashboards.app import create_app
@@ -117,8 +119,9 @@ def main() -> None:
             sel = Selection(first, last, None, None)
             queries = page_queries(site)
             cooked = {name: latencies(fn, sel, args.runs) for name, fn in queries.items()}
-            pool = context.current().pool
-            analysis.period_data = lambda s: Loaded(pool, Period(site, s.first, s.last), raw=True)
+            # the raw baseline on its own connection: the cockpit's pool cancels statements after 10 s
+            raw_conn = psycopg.connect(dsn, autocommit=True)
+            analysis.period_data = lambda s: Loaded(raw_conn, Period(site, s.first, s.last), raw=True)
             raw = {name: latencies(fn, sel, args.raw_runs) for name, fn in queries.items()}
             print(f"\ncockpit page data, {first} .. {last} (p50 / p95 of {args.runs} cold runs; raw: "
                   f"{args.raw_runs} runs)")

@@ -32,7 +32,9 @@ def placed(sightings: pd.DataFrame, store_of_sensor: dict[str, str]) -> pd.DataF
     if sightings.empty:
         return pd.DataFrame({"dev": pd.Series(dtype=object), "ts": pd.Series(dtype="int64"),
                              "store": pd.Series(dtype=object)})
-    loudest = sightings.sort_values(["dev", "ts", "rssi"], ascending=[True, True, False], kind="stable")
+    # ties in RSSI (whole dBm) go to the first sensor id, so the result never depends on the rows' order
+    loudest = sightings.sort_values(["dev", "ts", "rssi", "sensor"], ascending=[True, True, False, True],
+                                    kind="stable")
     loudest = loudest.drop_duplicates(["dev", "ts"], keep="first")
     store = loudest["sensor"].map(store_of_sensor).fillna("")
     return pd.DataFrame({"dev": loudest["dev"].to_numpy(), "ts": loudest["ts"].to_numpy(dtype="int64"),

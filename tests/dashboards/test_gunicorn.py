@@ -38,29 +38,29 @@ def test_two_gunicorn_workers_serve_the_cockpit_behind_its_login(db_dsn: str, tm
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # each worker builds the app on its first request
         while True:
             try:
-                with urllib.request.urlopen(base + "/healthz", timeout=5) as resp:
+                with urllib.request.urlopen(base + "/healthz", timeout=30) as resp:
                     assert resp.status == 200
                     break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
                 time.sleep(0.5)
         anonymous = urllib.request.build_opener(NoRedirect)
         with pytest.raises(urllib.error.HTTPError) as redirect:
-            anonymous.open(base + "/flows", timeout=10)
+            anonymous.open(base + "/flows", timeout=60)
         assert redirect.value.code == 302 and "/login" in redirect.value.headers["Location"]
         # log in; the session (signed with the shared secret) is honoured by either worker
         jar = CookieJar()
         browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        form = browser.open(base + "/login", timeout=10).read().decode()
+        form = browser.open(base + "/login", timeout=60).read().decode()
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
         data = urllib.parse.urlencode({"username": "ops", "password": "gunicorn-test-password", "csrf_token": csrf,
                                        "next": "/"}).encode()
-        assert browser.open(base + "/login", data=data, timeout=10).status == 200
+        assert browser.open(base + "/login", data=data, timeout=60).status == 200
         for _ in range(6):
-            with browser.open(base + "/_dash-layout", timeout=10) as resp:
+            with browser.open(base + "/_dash-layout", timeout=60) as resp:
                 assert resp.status == 200 and b"filter-bar" in resp.read()
     finally:
         proc.terminate()

@@ -41,6 +41,16 @@ def test_a_visit_with_two_shops_flickers_and_a_far_corner_gap() -> None:
     assert (stays.loc[1, "start"], stays.loc[1, "end"]) == (660_000, 765_000)
 
 
+def test_placement_does_not_depend_on_the_order_of_the_rows() -> None:
+    rows = adverts("d3", 0, 8, "ble-a", quiet="ble-b")
+    tied = [(ts, dev, sensor, -70) for ts, dev, sensor, _ in rows]  # both scanners equally loud
+    forward, _ = presence.presence(frame(tied), SHOP)
+    backward_visits, backward_stays = presence.presence(frame(tied[::-1]), SHOP)
+    _, forward_stays = presence.presence(frame(tied), SHOP)
+    assert forward.equals(backward_visits) and forward_stays.equals(backward_stays)
+    assert list(forward_stays["store"]) == ["A"]  # the tie goes to the first sensor id, ble-a
+
+
 def test_visits_split_at_the_gap_timeout_and_short_passes_are_no_stay() -> None:
     gap = presence.VISIT_GAP_S
     rows = adverts("d2", 0, 6, "ble-hall") + adverts("d2", 90, 2, "ble-a")  # 2 adverts in A: passing by
