@@ -99,3 +99,17 @@ def floor_flows(site: Site, stays: pd.DataFrame) -> pd.DataFrame:
     out = moves.groupby(["from", "to"]).size().rename("moves").reset_index()
     out["share"] = out["moves"] / out["moves"].sum() if len(out) else out["moves"]
     return out.sort_values("moves", ascending=False).reset_index(drop=True)
+
+
+def zone_flows(site: Site, stays: pd.DataFrame) -> pd.DataFrame:
+    """Moves between mall zones: from the zone in front of one shop to the zone in front of the next shop of the same
+    visit, when they differ. Columns from, to, moves, share."""
+    zone_of = {s.id: s.front_zone or s.zone for s in site.stores}
+    ordered = stays.sort_values(["visit", "start"])
+    zones = ordered["store"].map(zone_of)
+    nxt = zones.groupby(ordered["visit"]).shift(-1)
+    moves = pd.DataFrame({"from": zones, "to": nxt}).dropna()
+    moves = moves[moves["from"] != moves["to"]]
+    out = moves.groupby(["from", "to"]).size().rename("moves").reset_index()
+    out["share"] = out["moves"] / out["moves"].sum() if len(out) else out["moves"]
+    return out.sort_values("moves", ascending=False).reset_index(drop=True)

@@ -25,8 +25,8 @@ HELP = {
     "hourly": "Entries per local clock hour, summed over the period: when people come.",
     "floors": "Moves between floors: consecutive shop stays of one visit on different floors (app users who "
               "consented; shares of all floor changes).",
-    "paths": "Paths between floors, visit by visit: each band is a move from one floor's shops to another's "
-             "(identified visits).",
+    "paths": "Paths between zones: each band is a move from the corridor or atrium in front of one shop to the one "
+             "in front of the next shop of the same visit (identified visits; moves within a zone left out).",
 }
 
 
@@ -38,7 +38,7 @@ def layout(**_query: str) -> Any:
         chart("flows-daily", "Footfall per day and entrance", HELP["daily"], wide=True),
         chart("flows-hourly", "When people arrive", HELP["hourly"]),
         chart("flows-floors", "Floor to floor", HELP["floors"]),
-        chart("flows-paths", "Paths between floors", HELP["paths"], wide=True, height=380),
+        chart("flows-paths", "Paths between zones", HELP["paths"], wide=True, height=420),
     )
 
 
@@ -115,27 +115,39 @@ def floors(filters: dict[str, Any] | None) -> go.Figure:
     return fig
 
 
+def paths_frame(sel: Selection) -> pd.DataFrame:
+    data = analysis.period_data(sel)
+    stays = data.stays[data.stays["visit"].isin(data.visits.loc[data.visits["day"] >= sel.first, "visit"])]
+    return adjacency.zone_flows(context.current().site, stays)
+
+
 @callback(Output("flows-paths-graph", "figure"), Input("filters", "data"))
-@guarded(lambda m: no_data(m, 380))
+@guarded(lambda m: no_data(m, 420))
 @require(AREA)
 def paths(filters: dict[str, Any] | None) -> go.Figure:
-    frame = floors_frame(selection(filters))
+    sel = selection(filters)
+    frame = paths_frame(sel)
+    if sel.floor:
+        zone_floor = {z.id: z.floor for z in context.current().site.zones}
+        frame = frame[(frame["from"].map(zone_floor) == sel.floor) | (frame["to"].map(zone_floor) == sel.floor)]
     if frame.empty:
-        return no_data(NO_VISITS, 380)
+        return no_data(NO_VISITS, 420)
     site = context.current().site
-    floors_ = [f.id for f in sorted(site.floors, key=lambda f: -f.level)]
-    names = {f.id: f.name for f in site.floors}
-    labels = [f"{names[f]} (from)" for f in floors_] + [f"{names[f]} (to)" for f in floors_]
-    index = {f: k for k, f in enumerate(floors_)}
+    zones = sorted(set(frame["from"]) | set(frame["to"]),
+                   key=lambda z: (-site.floor_by_id[site.zone_by_id[z].floor].level, z))
+    index = {z: k for k, z in enumerate(zones)}
+    label = {z: f"{site.zone_by_id[z].name} ({site.floor_by_id[site.zone_by_id[z].floor].name.split(' (')[0]})"
+             for z in zones}
     fig = go.Figure(go.Sankey(
-        node={"label": labels, "pad": 18, "color": [PALETTE[k % len(PALETTE)] for k in range(len(floors_))] * 2},
-        link={"source": [index[f] for f in frame["from"]], "target": [len(floors_) + index[t] for t in frame["to"]],
+        node={"label": [label[z] for z in zones] * 2, "pad": 12,
+              "color": [PALETTE[k % len(PALETTE)] for k in range(len(zones))] * 2},
+        link={"source": [index[f] for f in frame["from"]], "target": [len(zones) + index[t] for t in frame["to"]],
               "value": frame["moves"].tolist()}))
-    fig.update_layout(**base_layout(380))
+    fig.update_layout(**base_layout(420))
     return fig
 
 
 csv_export("flows-daily", daily_frame, "footfall-per-day", AREA)
 csv_export("flows-hourly", lambda sel: analysis.period_data(sel).hours, "footfall-per-hour", AREA)
 csv_export("flows-floors", floors_frame, "floor-to-floor", AREA)
-csv_export("flows-paths", floors_frame, "floor-paths", AREA)
+csv_export("flows-paths", paths_frame, "zone-paths", AREA)

@@ -86,6 +86,16 @@ def test_floor_flows_count_moves_between_floors() -> None:
     assert flows["share"].sum() == pytest.approx(1.0)
 
 
+def test_zone_flows_follow_the_zones_in_front_of_the_shops() -> None:
+    site = load_site()
+    front = {s.id: s.front_zone for s in site.stores}
+    west = [s for s in ("f1-01", "f1-02") if front[s] == "f1-mall-west"]
+    east = next(s.id for s in site.stores if s.front_zone == "f1-mall-east")
+    stays = pd.DataFrame([(1, west[0], 0), (1, west[1], 1), (1, east, 2)], columns=["visit", "store", "start"])
+    flows = adjacency.zone_flows(site, stays)
+    assert flows[["from", "to", "moves"]].values.tolist() == [["f1-mall-west", "f1-mall-east", 1]]
+
+
 def test_placement_suggestions_tell_near_from_far() -> None:
     site = load_site()
     a, b, c = "f1-01", "f1-02", "f2-01"  # two neighbours on the ground floor, one upstairs
