@@ -77,6 +77,7 @@ def daily_frame(sel: Selection) -> pd.DataFrame:
 
 
 @callback(Output("campaigns-selection", "children"), Input("filters", "data"))
+@require(AREA)
 def show_selection(filters: dict[str, Any] | None) -> str:
     return selection(filters).label()
 

@@ -60,6 +60,7 @@ def floors_frame(sel: Selection) -> pd.DataFrame:
 
 
 @callback(Output("flows-selection", "children"), Input("filters", "data"))
+@require(AREA)
 def show_selection(filters: dict[str, Any] | None) -> str:
     return selection(filters).label()
 

@@ -75,6 +75,7 @@ def lift_frame(sel: Selection) -> pd.DataFrame:
 
 
 @callback(Output("leasing-selection", "children"), Input("filters", "data"))
+@require(AREA)
 def show_selection(filters: dict[str, Any] | None) -> str:
     return selection(filters).label()
 

@@ -82,6 +82,7 @@ def vip_frame(sel: Selection) -> pd.DataFrame:
 
 
 @callback(Output("members-selection", "children"), Input("filters", "data"))
+@require(AREA)
 def show_selection(filters: dict[str, Any] | None) -> str:
     return selection(filters).label()
 

@@ -72,6 +72,7 @@ def dwell_frame(sel: Selection) -> pd.DataFrame:
 
 
 @callback(Output("visitors-selection", "children"), Input("filters", "data"))
+@require(AREA)
 def show_selection(filters: dict[str, Any] | None) -> str:
     return selection(filters).label()
 
