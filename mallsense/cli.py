@@ -201,6 +201,23 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_broker_auth(args: argparse.Namespace) -> int:
+    from mallsense.broker_auth import write_broker_auth
+    from mallsense.site import load_site
+
+    auth = write_broker_auth(args.out, [load_site(p) for p in (args.site or [None])], rotate=args.rotate)
+    if args.owner:  # the broker's own user must read its files (e.g. 1883:1883 in the eclipse-mosquitto image)
+        import os
+
+        uid, _, gid = args.owner.partition(":")
+        for path in (auth.password_file, auth.acl_file):
+            os.chown(path, int(uid), int(gid or uid))
+    print(f"{auth.password_file} and {auth.acl_file} written for {len(auth.passwords)} users; each user's password "
+          f"is in {args.out / 'secrets'} (give each node only its own). Point Mosquitto at them:\n"
+          f"  allow_anonymous false\n  password_file {auth.password_file}\n  acl_file {auth.acl_file}")
+    return 0
+
+
 def cmd_cockpit(args: argparse.Namespace) -> int:
     from dashboards.app import create_app
     from mallsense.site import load_site
@@ -220,8 +237,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     site = load_site(args.site)
     start = date.fromisoformat(args.start) if args.start else date.today() - timedelta(days=7)
     broker = None if args.offline else broker_from_url(args.mqtt)
+    credentials = None
+    if args.credentials:  # one MQTT login per simulated node (mallsense broker-auth's secrets folder)
+        credentials = {node: (args.credentials / node).read_text(encoding="utf-8").strip() for node in site.nodes}
     simulate(site, start, args.days, broker=broker, outdir=args.out, scale=args.scale, seed=args.seed,
-             speed=args.speed, stop_event=_stop_event(), progress=True)
+             speed=args.speed, stop_event=_stop_event(), progress=True, credentials=credentials)
     print(f"ground truth in {args.out / 'truth'}")
     return 0
 
@@ -283,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path(".mallsense/sim"), help="folder for ground truth")
     p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
     p.add_argument("--offline", action="store_true", help="do not publish; only write ground truth")
+    p.add_argument("--credentials", type=Path, default=None,
+                   help="folder of per-node MQTT passwords (broker-auth's secrets/): each node logs in as itself")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("edge", help="run one edge node (its sensors publish through the node's outbox and link)")
@@ -321,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_cockpit)
+
+    p = sub.add_parser("broker-auth", help="write Mosquitto's password file and per-node ACL for the site(s)")
+    p.add_argument("--site", type=Path, action="append", help="site file(s) (default: the demo mall)")
+    p.add_argument("--out", type=Path, default=Path(".mallsense/broker-auth"), help="folder for passwd, acl, secrets/")
+    p.add_argument("--rotate", action="store_true", help="new passwords for every user")
+    p.add_argument("--owner", help="UID[:GID] to own passwd and acl (the broker's user; needs root)")
+    p.set_defaults(func=cmd_broker_auth)
 
     p = sub.add_parser("user", help="manage cockpit users: add, disable, enable, passwd, role")
     p.add_argument("action", choices=["add", "disable", "enable", "passwd", "role"])

@@ -8,6 +8,7 @@ stops everything in order. The demo database is recreated on every start (the si
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import secrets
 import threading
@@ -20,6 +21,7 @@ from edge.publisher import BrokerConfig
 from ingest.consumer import Ingest, IngestConfig
 from ingest.storage import migrate
 from ingest.validation import Validator
+from mallsense.broker_auth import INGEST_USER, write_broker_auth
 from mallsense.services import DB_NAME, MosquittoServer, PostgresServer
 from mallsense.site import Site, load_site
 
@@ -62,8 +64,10 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
     home = args.home.resolve()
     print(f"mallsense demo: private servers under {home}")
     pg = PostgresServer(home / "postgres").start()
-    mqtt = MosquittoServer(home / "mosquitto").start()
+    broker_auth = write_broker_auth(home / "broker-auth", [site])  # one MQTT user per edge node, ACLs, no anonymous
+    mqtt = MosquittoServer(home / "mosquitto", auth=broker_auth).start()
     broker = BrokerConfig(port=mqtt.port, min_backoff_s=1, max_backoff_s=5)
+    ingest_broker = dataclasses.replace(broker, username=INGEST_USER, password=broker_auth.passwords[INGEST_USER])
     threads: list[threading.Thread] = []
     ingest = None
     web = None
@@ -73,7 +77,7 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
         print(f"database ready on port {pg.port} ({'TimescaleDB' if info.timescale else 'PostgreSQL'}); "
               f"broker on port {mqtt.port}")
         ingest = Ingest(
-            IngestConfig(dsn=pg.dsn, broker=broker, client_id="mallsense-demo-ingest"),
+            IngestConfig(dsn=pg.dsn, broker=ingest_broker, client_id="mallsense-demo-ingest"),
             Validator({site.site.id: site}),
         ).start()
         day = demo_start_day(site)
@@ -83,7 +87,7 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
             name="simulator",
             kwargs=dict(site=site, start_date=day, days=DEMO_DAYS, broker=broker, outdir=home / "sim",
                         scale=args.scale, speed=args.speed, catch_up_until=catch_up, stop_event=stop,
-                        progress=False),
+                        progress=False, credentials=broker_auth.passwords),
             daemon=True,
         )
         sim.start()

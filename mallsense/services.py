@@ -18,8 +18,12 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
+
+if TYPE_CHECKING:
+    from mallsense.broker_auth import BrokerAuth
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +208,7 @@ class PostgresServer:
 MOSQUITTO_CONF = """\
 # written by mallsense: a private broker for the demo / tests
 listener {port} 127.0.0.1
-allow_anonymous true
+{auth_lines}
 persistence true
 persistence_location {datadir}/
 autosave_interval 5
@@ -230,13 +234,20 @@ class MosquittoServer:
     port: int = field(default_factory=free_port)
     install: bool = True
     proc: subprocess.Popen | None = None
+    auth: BrokerAuth | None = None  # password file and ACL (mallsense.broker_auth); None: anonymous (tests)
 
     def write_config(self) -> Path:
         self.datadir = Path(self.datadir).resolve()
         self.datadir.mkdir(parents=True, exist_ok=True)
         conf = self.datadir / "mosquitto.conf"
         user_line = "user root" if os.geteuid() == 0 else ""
-        conf.write_text(MOSQUITTO_CONF.format(port=self.port, datadir=self.datadir, user_line=user_line))
+        if self.auth is None:
+            auth_lines = "allow_anonymous true"
+        else:
+            auth_lines = (f"allow_anonymous false\npassword_file {self.auth.password_file.resolve()}\n"
+                          f"acl_file {self.auth.acl_file.resolve()}")
+        conf.write_text(MOSQUITTO_CONF.format(port=self.port, datadir=self.datadir, user_line=user_line,
+                                              auth_lines=auth_lines))
         return conf
 
     def start(self, timeout: float = 20.0) -> MosquittoServer:

@@ -12,6 +12,7 @@ outbox (the simulation waits for its link when an outbox holds more than ``MAX_O
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -231,6 +232,7 @@ def simulate(
     nodes: Collection[str] | None = None,
     on_links: Callable[[list[EdgeLink]], None] | None = None,
     outbox_dir: Path | str | None = None,
+    credentials: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Simulate ``days`` local days from ``start_date``, publish them through the edge path, write the truth.
 
@@ -253,6 +255,7 @@ def simulate(
         on_links: called once with the nodes' MQTT links after they connected (e.g. to serve their metrics).
         outbox_dir: keep each node's outbox on disk there (``<node>.db``; survives restarts, keeps ``seq``
             numbering across runs); default in memory.
+        credentials: node → MQTT password; each node then logs in as itself (the broker's per-node ACL applies).
 
     Returns:
         The truth summary (also in ``<outdir>/truth/summary.json``).
@@ -272,7 +275,10 @@ def simulate(
     truth: TruthWriter | None = None
     try:
         for node in sorted(wanted):
-            edge[node] = _Node(site, node, broker, Path(outbox_dir) if outbox_dir is not None else None)
+            node_broker = broker
+            if broker is not None and credentials is not None:
+                node_broker = dataclasses.replace(broker, username=node, password=credentials[node])
+            edge[node] = _Node(site, node, node_broker, Path(outbox_dir) if outbox_dir is not None else None)
         links = [node.link for node in edge.values() if node.link is not None]
         for link in links:
             if not link.wait_connected(30):

@@ -26,7 +26,7 @@ def test_every_compose_command_is_a_valid_mallsense_invocation():
         else:
             build_parser().parse_args(service["command"])  # exits on an unknown subcommand or flag
         checked += 1
-    assert checked == 5  # migrate, ingest, simulator, analytics, cockpit
+    assert checked == 6  # broker-auth, migrate, ingest, simulator, analytics, cockpit
 
 
 def test_dockerfile_copies_every_package_the_project_declares():
