@@ -97,7 +97,7 @@ def selection(filters: dict[str, Any] | None) -> Selection:
     """The filters as dates and ids; missing or unreadable dates fall back to the default period."""
     site = context.current().site
     first, last = default_period(site)
-    filters = filters or {}
+    filters = filters if isinstance(filters, dict) else {}
     try:
         if filters.get("first"):
             first = date.fromisoformat(str(filters["first"])[:10])
@@ -109,8 +109,9 @@ def selection(filters: dict[str, Any] | None) -> Selection:
         first, last = last, first
     if (last - first).days > 366:
         first = last - timedelta(days=366)
-    floor = filters.get("floor") if filters.get("floor") in site.floor_by_id else None
-    zone = filters.get("zone") if filters.get("zone") in site.zone_by_id else None
+    floor, zone = filters.get("floor"), filters.get("zone")
+    floor = floor if isinstance(floor, str) and floor in site.floor_by_id else None  # anything else: all floors
+    zone = zone if isinstance(zone, str) and zone in site.zone_by_id else None
     return Selection(first, last, floor, zone)
 
 

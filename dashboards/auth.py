@@ -246,6 +246,10 @@ def verify(
     A successful login rehashes the password if the hashing parameters changed and sets ``last_login``.
     """
     name = normalize_username(username)
+    if not USERNAME_RE.match(name):
+        # no account can have this name (and PostgreSQL text cannot hold every string, NUL for one): journal it
+        # under a printable stand-in so the rate limit still counts it, and answer like any wrong password
+        name = "invalid:" + name.encode("unicode_escape").decode("ascii")[:60]
     waits = [_retry_after(conn, "username", name, max_failures_user, window, True)]
     if ip:
         waits.append(_retry_after(conn, "ip", ip, max_failures_ip, window, False))
