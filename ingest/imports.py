@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -178,12 +179,14 @@ def import_file(
                 " RETURNING (xmax = 0)"
             )
         else:
-            return ImportResult(rows=len(rows), inserted=insert_transactions(cur, site_id, rows), updated=0)
+            tz = site.site.timezone if site is not None else None
+            return ImportResult(rows=len(rows), inserted=insert_transactions(cur, site_id, rows, tz), updated=0)
         flags = [r[0] for r in cur.fetchall()]
     return ImportResult(rows=len(rows), inserted=sum(flags), updated=len(flags) - sum(flags))
 
 
-def insert_transactions(cur: psycopg.Cursor, site_id: str, rows: list[TransactionRow]) -> int:
+def insert_transactions(cur: psycopg.Cursor, site_id: str, rows: list[TransactionRow], site_tz: str | None = None
+                        ) -> int:
     """Insert validated transactions (inside the caller's transaction); ones already stored are left alone.
 
     Returns how many were new."""
@@ -192,5 +195,12 @@ def insert_transactions(cur: psycopg.Cursor, site_id: str, rows: list[Transactio
     with cur.copy("COPY stage_txn (site, txn_id, ts, store_id, amount, member_id) FROM STDIN") as copy:
         for r in rows:
             copy.write_row((site_id, r.txn_id, r.ts, r.store_id, r.amount, r.member_id))
-    cur.execute("INSERT INTO pos_transaction SELECT * FROM stage_txn ON CONFLICT DO NOTHING")
-    return cur.rowcount
+    cur.execute("INSERT INTO pos_transaction SELECT * FROM stage_txn ON CONFLICT DO NOTHING RETURNING ts")
+    inserted = [r[0] for r in cur.fetchall()]
+    if inserted:  # keep the per-day sales the cockpit reads current (local days of the site)
+        tz = cur.execute("SELECT current_setting('TimeZone')").fetchone()[0] if site_tz is None else site_tz
+        days = sorted({ts.astimezone(ZoneInfo(tz)).date() for ts in inserted})
+        from models.materialize import refresh_sales
+
+        refresh_sales(cur.connection, site_id, tz, days)
+    return len(inserted)

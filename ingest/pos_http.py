@@ -131,7 +131,7 @@ class PosEndpoint:
             raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"body must be 0..{MAX_BODY} bytes"})
         rows = parse_transactions(stream.read(length), self.site)
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            inserted = insert_transactions(cur, self.site.site.id, rows)
+            inserted = insert_transactions(cur, self.site.site.id, rows, self.site.site.timezone)
         self.received += len(rows)
         return {"received": len(rows), "inserted": inserted, "duplicates": len(rows) - inserted}
 

@@ -131,8 +131,18 @@ def ble_sightings(db: Database, period: Period) -> pd.DataFrame:
 
 
 def sales(db: Database, period: Period) -> pd.DataFrame:
-    """POS transactions per local day and store: day, store_id, transactions, sales, member_transactions,
-    member_sales (member = paid with a member card)."""
+    """POS sales per local day and store: day, store_id, transactions, sales, member_transactions, member_sales
+    (member = paid with a member card), from ``sales_day`` (kept current by imports and the analytics job)."""
+    frame = _frame(db, """
+        SELECT day, store_id, transactions, sales::float8, member_transactions, member_sales::float8 FROM sales_day
+        WHERE site = %(site)s AND day >= %(first)s AND day <= %(last)s ORDER BY 1, 2
+    """, period.params(first=period.first, last=period.last),
+        ["day", "store_id", "transactions", "sales", "member_transactions", "member_sales"])
+    return frame.astype({"transactions": "int64", "member_transactions": "int64"})
+
+
+def raw_sales(db: Database, period: Period) -> pd.DataFrame:
+    """The same as :func:`sales`, aggregated from every transaction (the baseline, and a cross-check)."""
     frame = _frame(db, """
         SELECT (ts AT TIME ZONE %(tz)s)::date, store_id, count(*), sum(amount)::float8,
                count(*) FILTER (WHERE member_id IS NOT NULL),

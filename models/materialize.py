@@ -1,4 +1,5 @@
-"""Materialize visits and store stays per local day (tables ``app_visit``, ``store_stay``, ``presence_day``).
+"""Materialize visits and store stays per local day (tables ``app_visit``, ``store_stay``, ``presence_day``), and
+sales per day and store (``sales_day``, also refreshed by every transaction import).
 
 Sessionizing a month of BLE sightings takes seconds; the cockpit needs milliseconds. Closed days never change, so
 their visits and stays are computed once (:func:`refresh`) with exactly the rules of :mod:`models.presence` and
@@ -46,6 +47,7 @@ def refresh(conn: psycopg.Connection, site: Site, first: date, last: date) -> di
                                       int(s.sightings)))
             conn.execute("INSERT INTO presence_day (site, day, visits, stays) VALUES (%s, %s, %s, %s)",
                          (site.site.id, day, len(visits), len(stays)))
+        refresh_sales(conn, site.site.id, site.site.timezone, [day])
         totals["days"] += 1
         totals["visits"] += len(visits)
         totals["stays"] += len(stays)
@@ -73,22 +75,54 @@ def missing_days(db: Database, period: Period) -> list[date]:
             (period.site.site.id, Period(period.site, d, d).since, Period(period.site, d, d).until)).fetchone()[0]]
 
 
-def load(db: Database, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Materialized visits (dev, visit, start, end, sightings, day) and stays (dev, visit, store, start, end,
-    sightings) of the period; ``visit`` is made unique across days (day ordinal · 10⁷ + visit)."""
+_KEY = "(day - DATE '2000-01-01')::bigint * 10000000 + visit"  # unique across days
+
+
+def load_visits(db: Database, period: Period) -> pd.DataFrame:
+    """Materialized visits of the period: dev, visit, start, end (ms), sightings, day; ``visit`` is made unique across
+    days (day ordinal · 10⁷ + visit)."""
     params = {"site": period.site.site.id, "first": period.first, "last": period.last}
-    key = "(day - DATE '2000-01-01')::bigint * 10000000 + visit"
     with _connection(db) as conn:
-        v = conn.execute(f"""
-            SELECT dev, {key}, (extract(epoch FROM start_ts) * 1000)::bigint,
+        rows = conn.execute(f"""
+            SELECT dev, {_KEY}, (extract(epoch FROM start_ts) * 1000)::bigint,
                    (extract(epoch FROM end_ts) * 1000)::bigint, sightings, day
-            FROM app_visit WHERE site = %(site)s AND day BETWEEN %(first)s AND %(last)s
-            ORDER BY 2""", params).fetchall()
-        s = conn.execute(f"""
-            SELECT dev, {key}, store, (extract(epoch FROM start_ts) * 1000)::bigint,
+            FROM app_visit WHERE site = %(site)s AND day BETWEEN %(first)s AND %(last)s ORDER BY 2""",
+                            params).fetchall()
+    visits = pd.DataFrame(rows, columns=[*presence.VISIT_COLUMNS, "day"])
+    return visits.astype({"start": "int64", "end": "int64"})
+
+
+def load_stays(db: Database, period: Period) -> pd.DataFrame:
+    """Materialized store stays of the period: dev, visit (as in :func:`load_visits`), store, start, end, sightings."""
+    params = {"site": period.site.site.id, "first": period.first, "last": period.last}
+    with _connection(db) as conn:
+        rows = conn.execute(f"""
+            SELECT dev, {_KEY}, store, (extract(epoch FROM start_ts) * 1000)::bigint,
                    (extract(epoch FROM end_ts) * 1000)::bigint, sightings
             FROM store_stay WHERE site = %(site)s AND day BETWEEN %(first)s AND %(last)s ORDER BY 2, 4""",
-                         params).fetchall()
-    visits = pd.DataFrame(v, columns=[*presence.VISIT_COLUMNS, "day"])
-    stays = pd.DataFrame(s, columns=presence.STAY_COLUMNS)
-    return visits.astype({"start": "int64", "end": "int64"}), stays.astype({"start": "int64", "end": "int64"})
+                            params).fetchall()
+    return pd.DataFrame(rows, columns=presence.STAY_COLUMNS).astype({"start": "int64", "end": "int64"})
+
+
+def load(db: Database, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Materialized visits and stays of the period (see :func:`load_visits` and :func:`load_stays`)."""
+    return load_visits(db, period), load_stays(db, period)
+
+
+def refresh_sales(conn: psycopg.Connection, site_id: str, tz: str, days: list[date]) -> int:
+    """Recompute ``sales_day`` for these local days of a site from ``pos_transaction``; returns rows written."""
+    if not days:
+        return 0
+    with conn.transaction():
+        conn.execute("DELETE FROM sales_day WHERE site = %s AND day = ANY(%s)", (site_id, days))
+        return conn.execute("""
+            INSERT INTO sales_day
+            SELECT site, (ts AT TIME ZONE %(tz)s)::date AS day, store_id, count(*), sum(amount),
+                   count(*) FILTER (WHERE member_id IS NOT NULL),
+                   coalesce(sum(amount) FILTER (WHERE member_id IS NOT NULL), 0)
+            FROM pos_transaction
+            WHERE site = %(site)s AND ts >= (%(first)s::date)::timestamp AT TIME ZONE %(tz)s
+              AND ts < (%(last)s::date + 1)::timestamp AT TIME ZONE %(tz)s
+              AND (ts AT TIME ZONE %(tz)s)::date = ANY(%(days)s)
+            GROUP BY 1, 2, 3""", {"tz": tz, "site": site_id, "first": min(days), "last": max(days),
+                                  "days": days}).rowcount

@@ -15,8 +15,7 @@ Member visits are known only for members who consented to presence through the a
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -89,11 +88,9 @@ def vip_arrivals(members: pd.DataFrame, visits: pd.DataFrame, site: Site) -> pd.
     vip = members[members["tier"] == "vip"]
     dev_member = {d: m for d, m in member_of_device(members).items() if m in set(vip["member_id"])}
     arrivals = visits[visits["dev"].isin(dev_member)]
-    tz = ZoneInfo(site.site.timezone)
-    return pd.DataFrame({
-        "member_id": arrivals["dev"].map(dev_member).to_numpy(),
-        "arrived": [datetime.fromtimestamp(ms / 1000, tz) for ms in arrivals["start"]],
-    }).sort_values("arrived").reset_index(drop=True)
+    arrived = pd.to_datetime(arrivals["start"].astype("int64"), unit="ms", utc=True).dt.tz_convert(site.site.timezone)
+    return pd.DataFrame({"member_id": arrivals["dev"].map(dev_member).reset_index(drop=True),
+                         "arrived": arrived.reset_index(drop=True)}).sort_values("arrived").reset_index(drop=True)
 
 
 def behaviour_tags(site: Site, members: pd.DataFrame, stays: pd.DataFrame, *, min_visits: int = TAG_MIN_VISITS,

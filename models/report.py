@@ -27,7 +27,7 @@ LOOKBACK_DAYS = 30
 
 
 class Loaded:
-    """The period's data, each part read on first use and kept (``visits``/``stays`` include the look-back days).
+    """The period's data, each part read on first use and kept (``visits`` includes the look-back days).
 
     A page that needs only the footfall reads only the footfall; :func:`compute` reads everything. ``raw=True``
     reads the raw tables only (no rollups, no materialized visits): the baseline the benchmarks compare with.
@@ -58,25 +58,39 @@ class Loaded:
         return history.camera_people(self.db, self.period, raw=self.raw)
 
     @cached_property
-    def _presence(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _materialized(self) -> bool:
+        return not self.raw and not materialize.missing_days(self.db, self.wide)
+
+    @cached_property
+    def _raw_presence(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         site = self.period.site
-        if not self.raw and not materialize.missing_days(self.db, self.wide):
-            return materialize.load(self.db, self.wide)  # every day materialized: milliseconds instead of seconds
         v, s = presence.presence(history.ble_sightings(self.db, self.wide), history.store_of_scanner(site))
         v["day"] = pd.to_datetime(v["start"], unit="ms", utc=True).dt.tz_convert(site.site.tz).dt.date
         return v, s
 
-    @property
+    @cached_property
     def visits(self) -> pd.DataFrame:
-        return self._presence[0]
+        """Visits of the period and the look-back days before it (repeat visits, new vs returning, lifecycle)."""
+        return materialize.load_visits(self.db, self.wide) if self._materialized else self._raw_presence[0]
 
-    @property
+    @cached_property
+    def period_visits(self) -> pd.DataFrame:
+        """Visits of the period only."""
+        if "visits" in self.__dict__ or not self._materialized:
+            return self.visits[self.visits["day"] >= self.period.first].reset_index(drop=True)
+        return materialize.load_visits(self.db, self.period)
+
+    @cached_property
     def stays(self) -> pd.DataFrame:
-        return self._presence[1]
+        """Store stays of the period's visits."""
+        if self._materialized:
+            return materialize.load_stays(self.db, self.period)
+        stays = self._raw_presence[1]
+        return stays[stays["visit"].isin(self.period_visits["visit"])].reset_index(drop=True)
 
     @cached_property
     def sales(self) -> pd.DataFrame:
-        return history.sales(self.db, self.period)
+        return history.raw_sales(self.db, self.period) if self.raw else history.sales(self.db, self.period)
 
     @cached_property
     def purchases(self) -> pd.DataFrame:
@@ -90,7 +104,8 @@ class Loaded:
 def load(db: Database, period: Period, lookback_days: int = LOOKBACK_DAYS, *, raw: bool = False) -> Loaded:
     """Everything of the period, read now (see :class:`Loaded` for reading on demand)."""
     data = Loaded(db, period, lookback_days, raw=raw)
-    for part in ("footfall", "doors", "hours", "occupancy", "people", "_presence", "sales", "purchases", "members"):
+    for part in ("footfall", "doors", "hours", "occupancy", "people", "visits", "period_visits", "stays", "sales",
+                 "purchases", "members"):
         getattr(data, part)
     return data
 
@@ -118,9 +133,8 @@ def compute(db: Database, site: Site, first: date, last: date, *, loaded: Loaded
     """Every metric of the local days ``first``..``last`` (see each module for the definitions)."""
     period = Period(site, first, last)
     data = loaded or load(db, period)
-    in_period = data.visits["day"] >= first
-    visits_p = data.visits[in_period]
-    stays_p = data.stays[data.stays["visit"].isin(visits_p["visit"])]
+    visits_p = data.period_visits
+    stays_p = data.stays
     footfall_total = int(data.footfall["entries"].sum())
     per_day = data.footfall.groupby("day")[["entries", "exits"]].sum()
     per_entrance = data.footfall.groupby("line")[["entries", "exits"]].sum()

@@ -62,6 +62,7 @@ def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *
         for kind in ("members", "transactions"):  # the CRM and POS exports, as a mall would import them
             import_file(conn, site.site.id, outdir / "truth" / f"{kind}.csv", kind, site)
         presence = materialize.refresh(conn, site, start, start + timedelta(days=days - 1))
+        conn.execute("ANALYZE")  # fresh planner statistics after a bulk load (autovacuum would get there later)
     shutil.rmtree(boxes, ignore_errors=True)
     summary["presence"] = presence
     summary["replay"] = {"batches": stats.batches, "rows": stats.total_rows, "dead_letters": stats.dead_letters}

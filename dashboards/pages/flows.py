@@ -55,7 +55,7 @@ def daily_frame(sel: Selection) -> pd.DataFrame:
 
 def floors_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    stays = data.stays[data.stays["visit"].isin(data.visits.loc[data.visits["day"] >= sel.first, "visit"])]
+    stays = data.stays
     return adjacency.floor_flows(context.current().site, stays)
 
 
@@ -118,7 +118,7 @@ def floors(filters: dict[str, Any] | None) -> go.Figure:
 
 def paths_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    stays = data.stays[data.stays["visit"].isin(data.visits.loc[data.visits["day"] >= sel.first, "visit"])]
+    stays = data.stays
     return adjacency.zone_flows(context.current().site, stays)
 
 

@@ -65,7 +65,7 @@ def performance_frame(sel: Selection) -> pd.DataFrame:
 
 def _stays(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    return data.stays[data.stays["visit"].isin(data.visits.loc[data.visits["day"] >= sel.first, "visit"])]
+    return data.stays
 
 
 def lift_frame(sel: Selection) -> pd.DataFrame:

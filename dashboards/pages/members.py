@@ -69,16 +69,16 @@ def spend_frame(sel: Selection) -> pd.DataFrame:
 
 def tags_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    stays = data.stays[data.stays["visit"].isin(data.visits.loc[data.visits["day"] >= sel.first, "visit"])]
+    stays = data.stays
     tags = members.behaviour_tags(context.current().site, data.members, stays)
     return tags["tag"].value_counts().rename_axis("tag").rename("members").reset_index()
 
 
 def vip_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    v = data.visits[data.visits["day"] >= sel.first]
+    v = data.period_visits
     out = members.vip_arrivals(data.members, v, context.current().site)
-    return out.assign(arrived=out["arrived"].map(lambda t: t.strftime("%Y-%m-%d %H:%M")))
+    return out.assign(arrived=out["arrived"].dt.strftime("%Y-%m-%d %H:%M"))
 
 
 @callback(Output("members-selection", "children"), Input("filters", "data"))

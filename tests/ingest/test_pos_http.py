@@ -50,6 +50,9 @@ def test_transactions_are_stored_once_even_when_resent(endpoint) -> None:
     assert post(server.port, [GOOD, second]) == (200, {"received": 2, "inserted": 2, "duplicates": 0})
     assert post(server.port, GOOD) == (200, {"received": 1, "inserted": 0, "duplicates": 1})
     assert stored(dsn) == [("T-1", "f1-01", "59.90", "M000123"), ("T-2", "f1-01", "12.00", None)]
+    with psycopg.connect(dsn) as conn:  # the per-day sales the cockpit reads follow at once (local day)
+        assert conn.execute("SELECT day::text, store_id, transactions, sales::text, member_transactions"
+                            " FROM sales_day").fetchall() == [("2026-11-14", "f1-01", 2, "71.90", 1)]
 
 
 def test_without_the_token_nothing_is_stored(endpoint) -> None:
