@@ -269,7 +269,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
     simulate(site, now.date(), args.days, broker=broker_from_url(args.mqtt), outdir=args.out, scale=args.scale,
              seed=args.seed, speed=args.speed, catch_up_until=now, stop_event=_stop_event(), progress=False,
-             nodes={args.node}, on_links=serve_metrics)
+             nodes={args.node}, on_links=serve_metrics, outbox_dir=args.outbox)
     return 0
 
 
@@ -317,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0, help="same seed on every node = one coherent simulated mall")
     p.add_argument("--out", type=Path, default=Path(".mallsense/edge"), help="folder for the simulator's truth")
+    p.add_argument("--outbox", type=Path, default=Path(".mallsense/edge/outbox"),
+                   help="folder of the node's disk outbox (<node>.db): batches and sequence numbers survive restarts")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
     p.set_defaults(func=cmd_edge)

@@ -127,6 +127,17 @@ def test_an_edge_node_simulates_only_its_own_sensors(site, tmp_path):
     assert len(summary["visitors_per_day"]) == 2
 
 
+def test_a_restarted_node_continues_its_sequence_numbers_from_its_disk_outbox(site, tmp_path):
+    node = "node-b1-w"
+    for day in (TUESDAY, TUESDAY + timedelta(days=1)):  # two runs of the node, as after a restart
+        simulate(site, day, 1, broker=None, outdir=tmp_path / day.isoformat(), scale=0.01, seed=5, progress=False,
+                 nodes={node}, outbox_dir=tmp_path / "outbox")
+    seqs = defaultdict(list)
+    for b in batches_in(tmp_path / "outbox"):
+        seqs[b.sensor].append(b.seq)
+    assert seqs and all(sorted(s) == list(range(len(s))) for s in seqs.values())  # no sequence number used twice
+
+
 class StopAfter(threading.Event):
     """A stop event that turns itself on after being asked ``n`` times."""
 
