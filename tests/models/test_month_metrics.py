@@ -138,7 +138,7 @@ def test_floor_to_floor_flows_match_the_truth(month: dict) -> None:
     truth = _truth_stays(_truth_visits(month["truth"], site.site.tz)).rename(columns={"order": "start"})
     true_flows = adjacency.floor_flows(site, truth).set_index(["from", "to"])
     measured = pd.DataFrame(month["report"]["floor_flows"]).set_index(["from", "to"])
-    both = true_flows.join(measured, lsuffix="_true", rsuffix="_measured", how="outer").fillna(0.0)
+    both = true_flows.add_suffix("_true").join(measured.add_suffix("_measured"), how="outer").fillna(0.0)
     print(both)
     assert len(both) == 6  # every ordered pair of the three floors
     assert (both["share_true"] - both["share_measured"]).abs().max() <= 0.03
