@@ -51,12 +51,14 @@ def shares(members: pd.DataFrame, visits: pd.DataFrame, sales: pd.DataFrame, foo
     }
 
 
-def lifecycle(members: pd.DataFrame, visits: pd.DataFrame, purchases: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Each member's tier, last activity and lifecycle stage as of the end of ``as_of`` (``purchases``:
-    :func:`models.history.member_purchases`)."""
+def lifecycle(members: pd.DataFrame, last_visit: pd.Series, purchases: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Each member's tier, last activity and lifecycle stage as of the end of ``as_of``.
+
+    ``last_visit``: the last day each app key was seen (index: device key); ``purchases``:
+    :func:`models.history.member_purchases`."""
     dev_member = member_of_device(members)
-    last_visit = visits.assign(member=visits["dev"].map(dev_member)).dropna(subset=["member"]) \
-        .groupby("member")["day"].max()
+    last_visit = last_visit.rename(index=dev_member)
+    last_visit = last_visit[last_visit.index.isin(set(dev_member.values()))]
     last_buy = purchases.set_index("member_id")["last_day"]
     out = members[["member_id", "tier", "joined"]].copy()
     last = pd.concat([last_visit, last_buy], axis=1).max(axis=1)

@@ -21,7 +21,7 @@ import pandas as pd
 from mallsense.site import Site
 from models import adjacency, campaigns, history, materialize, members, presence, stores, visitors
 from models.history import Period
-from models.live import Database
+from models.live import Database, _connection
 
 LOOKBACK_DAYS = 30
 
@@ -81,6 +81,16 @@ class Loaded:
         return materialize.load_visits(self.db, self.period)
 
     @cached_property
+    def last_visit(self) -> pd.Series:
+        """The last day each app key was seen up to the period's end, over all materialized history (index: key)."""
+        if not self._materialized:
+            return self.visits.groupby("dev")["day"].max()
+        with _connection(self.db) as conn:
+            rows = conn.execute("SELECT dev, max(day) FROM app_visit WHERE site = %s AND day <= %s GROUP BY dev",
+                                (self.period.site.site.id, self.period.last)).fetchall()
+        return pd.Series({dev: day for dev, day in rows}, dtype=object)
+
+    @cached_property
     def stays(self) -> pd.DataFrame:
         """Store stays of the period's visits."""
         if self._materialized:
@@ -104,8 +114,8 @@ class Loaded:
 def load(db: Database, period: Period, lookback_days: int = LOOKBACK_DAYS, *, raw: bool = False) -> Loaded:
     """Everything of the period, read now (see :class:`Loaded` for reading on demand)."""
     data = Loaded(db, period, lookback_days, raw=raw)
-    for part in ("footfall", "doors", "hours", "occupancy", "people", "visits", "period_visits", "stays", "sales",
-                 "purchases", "members"):
+    for part in ("footfall", "doors", "hours", "occupancy", "people", "visits", "period_visits", "last_visit", "stays",
+                 "sales", "purchases", "members"):
         getattr(data, part)
     return data
 
@@ -141,7 +151,7 @@ def compute(db: Database, site: Site, first: date, last: date, *, loaded: Loaded
     perf = stores.store_performance(site, data.doors, data.sales, stores.passers_by_zone(site, data.people))
     zones = stores.hot_cold_zones(site, data.occupancy)
     lift = adjacency.covisit_lift(stays_p)
-    life = members.lifecycle(data.members, data.visits, data.purchases, last)
+    life = members.lifecycle(data.members, data.last_visit, data.purchases, last)
     dev_member = members.member_of_device(data.members)
     dwell = visitors.dwell_minutes(visits_p)
     stay_min = (stays_p["end"] - stays_p["start"]) / 60_000

@@ -58,7 +58,7 @@ def layout(**_query: str) -> Any:
 
 def lifecycle_frame(sel: Selection) -> pd.DataFrame:
     data = analysis.period_data(sel)
-    life = members.lifecycle(data.members, data.visits, data.purchases, sel.last)
+    life = members.lifecycle(data.members, data.last_visit, data.purchases, sel.last)
     return life.groupby(["tier", "stage"]).size().rename("members").reset_index()
 
 
