@@ -187,6 +187,18 @@ def page(page_id: str, title: str, intro: str, *blocks: Any) -> html.Div:
     ])
 
 
+def selection_label(page_id: str, area: str) -> None:
+    """Wire ``<page_id>-selection`` to show the filters in force (checked against ``area`` like the charts)."""
+    from dashboards.auth import require
+
+    @callback(Output(f"{page_id}-selection", "children"), Input("filters", "data"))
+    @require(area)
+    def show_selection(filters: dict[str, Any] | None) -> str:
+        return selection(filters).label()
+
+    show_selection.__name__ = f"show_{page_id}_selection"
+
+
 def csv_export(block_id: str, frame_of: Callable[[Selection], pd.DataFrame], filename: str,
                area: str) -> None:
     """Wire ``<block_id>-csv`` to download ``frame_of(selection)`` (checked against ``area`` like the chart)."""

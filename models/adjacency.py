@@ -87,29 +87,26 @@ def placement_suggestions(site: Site, lift: pd.DataFrame, *, high_lift: float = 
     return far_first[:limit]
 
 
-def floor_flows(site: Site, stays: pd.DataFrame) -> pd.DataFrame:
-    """Moves between floors: consecutive store stays of a visit on different floors. Columns from, to, moves, share
-    (of all floor changes)."""
-    floor_of = {s.id: site.zone_by_id[s.zone].floor for s in site.stores}
+def _moves(stays: pd.DataFrame, place_of: dict[str, str]) -> pd.DataFrame:
+    """Moves between places (a shop's floor, the zone in front of it…) from one stay of a visit to the next, where the
+    place changes. Columns from, to, moves, share (of all moves)."""
     ordered = stays.sort_values(["visit", "start"])
-    floors = ordered["store"].map(floor_of)
-    nxt = floors.groupby(ordered["visit"]).shift(-1)
-    moves = pd.DataFrame({"from": floors, "to": nxt}).dropna()
+    places = ordered["store"].map(place_of)
+    nxt = places.groupby(ordered["visit"]).shift(-1)
+    moves = pd.DataFrame({"from": places, "to": nxt}).dropna()
     moves = moves[moves["from"] != moves["to"]]
     out = moves.groupby(["from", "to"]).size().rename("moves").reset_index()
     out["share"] = out["moves"] / out["moves"].sum() if len(out) else out["moves"]
     return out.sort_values("moves", ascending=False).reset_index(drop=True)
+
+
+def floor_flows(site: Site, stays: pd.DataFrame) -> pd.DataFrame:
+    """Moves between floors: consecutive store stays of a visit on different floors. Columns from, to, moves, share
+    (of all floor changes)."""
+    return _moves(stays, {s.id: site.zone_by_id[s.zone].floor for s in site.stores})
 
 
 def zone_flows(site: Site, stays: pd.DataFrame) -> pd.DataFrame:
     """Moves between mall zones: from the zone in front of one shop to the zone in front of the next shop of the same
     visit, when they differ. Columns from, to, moves, share."""
-    zone_of = {s.id: s.front_zone or s.zone for s in site.stores}
-    ordered = stays.sort_values(["visit", "start"])
-    zones = ordered["store"].map(zone_of)
-    nxt = zones.groupby(ordered["visit"]).shift(-1)
-    moves = pd.DataFrame({"from": zones, "to": nxt}).dropna()
-    moves = moves[moves["from"] != moves["to"]]
-    out = moves.groupby(["from", "to"]).size().rename("moves").reset_index()
-    out["share"] = out["moves"] / out["moves"].sum() if len(out) else out["moves"]
-    return out.sort_values("moves", ascending=False).reset_index(drop=True)
+    return _moves(stays, {s.id: s.front_zone or s.zone for s in site.stores})

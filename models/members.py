@@ -15,7 +15,7 @@ Member visits are known only for members who consented to presence through the a
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -108,11 +108,3 @@ def behaviour_tags(site: Site, members: pd.DataFrame, stays: pd.DataFrame, *, mi
     tagged = per[(per["visits"] >= min_visits) & (per["median_dwell_min"] >= min_dwell_min)].reset_index()
     tagged["tag"] = tagged["category"].str.replace("_", " ") + " lover"
     return tagged.rename(columns={"member": "member_id"})[["member_id", "tag", "visits", "median_dwell_min"]]
-
-
-def within(days: pd.Series, first: date, last: date) -> pd.Series:
-    return (days >= first) & (days <= last)
-
-
-def days_between(a: date, b: date) -> list[date]:
-    return [a + timedelta(days=i) for i in range((b - a).days + 1)]

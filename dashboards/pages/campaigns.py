@@ -76,12 +76,6 @@ def daily_frame(sel: Selection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["campaign", "group", "day", "entries"])
 
 
-@callback(Output("campaigns-selection", "children"), Input("filters", "data"))
-@require(AREA)
-def show_selection(filters: dict[str, Any] | None) -> str:
-    return selection(filters).label()
-
-
 @callback(Output("campaigns-uplift-graph", "figure"), Input("filters", "data"))
 @guarded(no_data)
 @require(AREA)
@@ -148,3 +142,4 @@ def attributed(filters: dict[str, Any] | None) -> Any:
 
 csv_export("campaigns-uplift", results_frame, "campaign-uplift", AREA)
 csv_export("campaigns-daily", daily_frame, "campaign-daily", AREA)
+analysis.selection_label("campaigns", AREA)

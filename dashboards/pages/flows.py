@@ -59,12 +59,6 @@ def floors_frame(sel: Selection) -> pd.DataFrame:
     return adjacency.floor_flows(context.current().site, stays)
 
 
-@callback(Output("flows-selection", "children"), Input("filters", "data"))
-@require(AREA)
-def show_selection(filters: dict[str, Any] | None) -> str:
-    return selection(filters).label()
-
-
 @callback(Output("flows-daily-graph", "figure"), Input("filters", "data"))
 @guarded(no_data)
 @require(AREA)
@@ -152,3 +146,4 @@ csv_export("flows-daily", daily_frame, "footfall-per-day", AREA)
 csv_export("flows-hourly", lambda sel: analysis.period_data(sel).hours, "footfall-per-hour", AREA)
 csv_export("flows-floors", floors_frame, "floor-to-floor", AREA)
 csv_export("flows-paths", paths_frame, "zone-paths", AREA)
+analysis.selection_label("flows", AREA)

@@ -74,12 +74,6 @@ def lift_frame(sel: Selection) -> pd.DataFrame:
     return lift[lift["a"].isin(keep) & lift["b"].isin(keep)].reset_index(drop=True)
 
 
-@callback(Output("leasing-selection", "children"), Input("filters", "data"))
-@require(AREA)
-def show_selection(filters: dict[str, Any] | None) -> str:
-    return selection(filters).label()
-
-
 @callback(Output("leasing-plan-graph", "figure"), Input("filters", "data"))
 @guarded(lambda m: no_data(m, 420))
 @require(AREA)
@@ -260,3 +254,4 @@ csv_export("leasing-transitions", transitions_frame, "transitions", AREA)
 csv_export("leasing-plan", performance_frame, "store-density", AREA)
 csv_export("leasing-stores", performance_frame, "store-performance", AREA)
 csv_export("leasing-lift", lift_frame, "covisit-lift", AREA)
+analysis.selection_label("leasing", AREA)

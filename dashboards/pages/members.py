@@ -81,12 +81,6 @@ def vip_frame(sel: Selection) -> pd.DataFrame:
     return out.assign(arrived=out["arrived"].dt.strftime("%Y-%m-%d %H:%M"))
 
 
-@callback(Output("members-selection", "children"), Input("filters", "data"))
-@require(AREA)
-def show_selection(filters: dict[str, Any] | None) -> str:
-    return selection(filters).label()
-
-
 @callback(Output("members-lifecycle-graph", "figure"), Input("filters", "data"))
 @guarded(no_data)
 @require(AREA)
@@ -168,3 +162,4 @@ def contacts(filters: dict[str, Any] | None) -> Any:
 csv_export("members-lifecycle", lifecycle_frame, "member-lifecycle", AREA)
 csv_export("members-spend", spend_frame, "member-spend", AREA)
 csv_export("members-tags", tags_frame, "member-tags", AREA)
+analysis.selection_label("members", AREA)

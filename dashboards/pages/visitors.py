@@ -71,12 +71,6 @@ def dwell_frame(sel: Selection) -> pd.DataFrame:
     return pd.DataFrame({"day": v["day"], "dwell_min": visitors.dwell_minutes(v).round(1)})
 
 
-@callback(Output("visitors-selection", "children"), Input("filters", "data"))
-@require(AREA)
-def show_selection(filters: dict[str, Any] | None) -> str:
-    return selection(filters).label()
-
-
 def _pct(x: float | None) -> str:
     return "—" if x is None or pd.isna(x) else f"{100 * x:.1f} %"
 
@@ -148,3 +142,4 @@ def dwell(filters: dict[str, Any] | None) -> go.Figure:
 csv_export("visitors-returning", returning_frame, "new-returning", AREA)
 csv_export("visitors-frequency", frequency_frame, "visit-frequency", AREA)
 csv_export("visitors-dwell", dwell_frame, "dwell", AREA)
+analysis.selection_label("visitors", AREA)
