@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 EPOCH = date(2000, 1, 1)
@@ -36,6 +36,7 @@ class DeviceKeyer:
         self.tz = ZoneInfo(tz)
         self.rotation_days = rotation_days
         self._cache: tuple[int, bytes] | None = None
+        self._span: tuple[int, int, int] | None = None  # (first ms, end ms, period) of the last period used
 
     def period(self, ts_ms: int) -> int:
         local_day = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(self.tz).date()
@@ -49,9 +50,22 @@ class DeviceKeyer:
         self._cache = (period, key)
         return key
 
+    def _period_at(self, ts_ms: int) -> int:
+        """:meth:`period`, remembering the current period's bounds (a collector asks thousands of times a second)."""
+        span = self._span
+        if span is not None and span[0] <= ts_ms < span[1]:
+            return span[2]
+        period = self.period(ts_ms)
+        first = EPOCH + timedelta(days=period * self.rotation_days)
+        start = datetime(first.year, first.month, first.day, tzinfo=self.tz)
+        nxt = first + timedelta(days=self.rotation_days)
+        end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=self.tz)
+        self._span = (int(start.timestamp() * 1000), int(end.timestamp() * 1000), period)
+        return period
+
     def key(self, identifier: bytes, ts_ms: int) -> str:
         """The device key of ``identifier`` (a MAC's 6 bytes, an advertiser id) in the period holding ``ts_ms``."""
-        digest = hmac.new(self._period_key(self.period(ts_ms)), identifier, hashlib.sha256).hexdigest()
+        digest = hmac.new(self._period_key(self._period_at(ts_ms)), identifier, hashlib.sha256).hexdigest()
         return digest[:KEY_HEX_CHARS]
 
     def stable_key(self, identifier: bytes) -> str:

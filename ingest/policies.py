@@ -24,7 +24,8 @@ class StoragePolicy:
     """Retention in days per raw table, and the age after which TimescaleDB compresses chunks."""
 
     retention_days: dict[str, int] = field(default_factory=lambda: {
-        "crossing": 800, "occupancy": 400, "track_position": 90, "wifi_sighting": 2, "ble_sighting": 2})
+        "crossing": 800, "occupancy": 400, "track_position": 90, "wifi_sighting": 2, "wifi_count": 800,
+        "ble_sighting": 2})
     compress_after_days: int = 7
 
     @classmethod

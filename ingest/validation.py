@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 KINDS_OF_SENSOR = {
     "camera": {Kind.CROSSING, Kind.OCCUPANCY, Kind.POSITION},
-    "wifi": {Kind.WIFI},
+    "wifi": {Kind.WIFI, Kind.WIFI_COUNT},
     "ble": {Kind.BLE},
 }
 

@@ -32,6 +32,8 @@ _COLUMNS: dict[Kind, tuple[str, str, list[str]]] = {  # table, columns, binary C
                     [*_HEAD, "int8", "text", "float4", "float4"]),
     Kind.WIFI: ("wifi_sighting", "ts, site, sensor, seq, dev, rssi, randomized, channel, seqno, fingerprint",
                 [*_HEAD, "text", "int2", "bool", "int2", "int4", "text"]),
+    Kind.WIFI_COUNT: ("wifi_count", "ts, site, sensor, seq, interval_s, probes, keys, randomized_keys, devices,"
+                      " fixtures, people", [*_HEAD, "int4", "int4", "int4", "int4", "float4", "int4", "float4"]),
     Kind.BLE: ("ble_sighting", "ts, site, sensor, seq, dev, rssi, tx_power, frame",
                [*_HEAD, "text", "int2", "int2", "text"]),
 }
@@ -48,6 +50,9 @@ def _rows(batch) -> Iterable[tuple]:
         return ((ms_to_dt(o.ts), *head, o.track, o.floor, o.x, o.y) for o in batch.obs)
     if kind is Kind.WIFI:
         return ((ms_to_dt(o.ts), *head, o.dev, o.rssi, o.rand, o.ch, o.sn, o.fp) for o in batch.obs)
+    if kind is Kind.WIFI_COUNT:
+        return ((ms_to_dt(o.ts), *head, o.interval_s, o.probes, o.keys, o.randomized_keys, o.devices, o.fixtures,
+                 o.people) for o in batch.obs)
     if kind is Kind.BLE:
         return ((ms_to_dt(o.ts), *head, o.dev, o.rssi, o.tx, o.frame) for o in batch.obs)
     raise ValueError(f"no table for kind {kind}")

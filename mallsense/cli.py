@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -273,10 +274,108 @@ def cmd_edge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device_secret(path: Path | None) -> bytes:
+    """The node's device-key secret: --secret-file, else $MALLSENSE_DEVICE_SECRET_FILE (never on the command line)."""
+    path = path or (Path(os.environ["MALLSENSE_DEVICE_SECRET_FILE"])
+                    if os.environ.get("MALLSENSE_DEVICE_SECRET_FILE") else None)
+    if path is None:
+        raise SettingsError("no device-key secret: pass --secret-file or set MALLSENSE_DEVICE_SECRET_FILE "
+                            "(a file of at least 16 random bytes, e.g. 'head -c 32 /dev/urandom > node.key')")
+    secret = path.read_bytes().strip()
+    if len(secret) < 16:
+        raise SettingsError(f"{path}: the device-key secret must be at least 16 bytes")
+    return secret
+
+
+def cmd_wifi(args: argparse.Namespace) -> int:
+    """One WiFi sensor: replay capture files or sniff a monitor-mode interface, publish through the outbox."""
+    from edge.wifi.capture import paced, read_capture, sniff_live
+    from edge.wifi.config import load_wifi_config
+    from edge.wifi.node import run_wifi_sensor
+    from mallsense.site import load_site
+
+    site = load_site(args.site)
+    sensor = site.sensor_by_id.get(args.sensor)
+    if sensor is None or sensor.kind != "wifi":
+        raise SettingsError(f"{args.sensor!r} is not a wifi sensor in the site file")
+    cfg = load_wifi_config(args.config, args.sensor)
+    stop = _stop_event()
+    if args.pcap:
+        def frames():
+            for path in args.pcap:
+                yield from paced(read_capture(path), args.speed, stop)
+        source = frames()
+    else:
+        iface = args.interface or cfg.interface
+        if not iface:
+            raise SettingsError("give --pcap files to replay, or --interface (or 'interface' in the config)")
+        source = sniff_live(iface, stop, channels=cfg.channels, hop_interval_s=cfg.hop_interval_s)
+    broker = None if args.offline else broker_from_url(args.mqtt)
+    collector = run_wifi_sensor(site, sensor.node, cfg, source, secret=_device_secret(args.secret_file),
+                                broker=broker, outbox_path=args.outbox / f"{sensor.node}.db", stop=stop)
+    stats = collector.stats.as_dict()
+    print(f"wifi {args.sensor}: {stats['frames']} frames, {stats['probes']} probe requests, "
+          f"{stats['other']} other frames dropped, {stats['malformed']} malformed, {collector.opted_out} opted out")
+    return 0
+
+
+def cmd_wifi_opt_out(args: argparse.Namespace) -> int:
+    """Append a device's opt-out hash to the list the WiFi collectors honour (the MAC itself is not stored)."""
+    from edge.privacy import mac_bytes
+    from edge.wifi.collector import opt_out_hash
+
+    try:
+        raw = mac_bytes(args.mac)
+    except ValueError as exc:
+        raise SettingsError(f"{args.mac!r} is not a MAC address (AA:BB:CC:DD:EE:FF)") from exc
+    entry = opt_out_hash(_device_secret(args.secret_file), raw)
+    args.file.parent.mkdir(parents=True, exist_ok=True)
+    existing = args.file.read_text(encoding="utf-8").split() if args.file.exists() else []
+    if entry not in existing:
+        with args.file.open("a", encoding="utf-8") as out:
+            out.write(entry + "\n")
+    print(f"opted out: {len(set(existing) | {entry})} devices in {args.file}")
+    return 0
+
+
+def cmd_ble(args: argparse.Namespace) -> int:
+    """One BLE sensor: replay a recording or capture, or scan with a Bluetooth adapter; publish via the outbox."""
+    from edge.ble.node import run_ble_sensor
+    from edge.ble.scanner import ScanConfig, ScannerUnavailable
+    from mallsense.site import load_site
+
+    site = load_site(args.site)
+    sensor = site.sensor_by_id.get(args.sensor)
+    if sensor is None or sensor.kind != "ble":
+        raise SettingsError(f"{args.sensor!r} is not a ble sensor in the site file")
+    broker = None if args.offline else broker_from_url(args.mqtt)
+    try:
+        stats = run_ble_sensor(site, args.sensor, secret=_device_secret(args.secret_file), broker=broker,
+                               outbox_path=args.outbox / f"{sensor.node}.db", stop=_stop_event(),
+                               replay=args.replay, speed=args.speed, app_ids=args.app_id or (),
+                               scan=ScanConfig(adapter=args.adapter, mode=args.mode))
+    except ScannerUnavailable as exc:
+        print(f"ble {args.sensor}: {exc}", file=sys.stderr)
+        return 2
+    print(f"ble {args.sensor}: {stats.advertisements} advertisements, {stats.beacons} beacon frames, "
+          f"{stats.published} observations published, {stats.no_beacon} without a beacon, "
+          f"{stats.bad_rssi} with an implausible RSSI")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mallsense.demo import run_demo
 
     return run_demo(args, _stop_event())
+
+
+def _sensor_arguments(p: argparse.ArgumentParser) -> None:
+    """What every edge sensor command takes: its device-key secret, broker and disk outbox."""
+    p.add_argument("--secret-file", type=Path, default=None, help="device-key secret (else "
+                   "$MALLSENSE_DEVICE_SECRET_FILE)")
+    p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
+    p.add_argument("--offline", action="store_true", help="do not publish (decode, count and estimate only)")
+    p.add_argument("--outbox", type=Path, default=Path(".mallsense/edge/outbox"), help="folder of the disk outbox")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -322,6 +421,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
     p.set_defaults(func=cmd_edge)
+
+    p = sub.add_parser("wifi", help="run a WiFi probe-request sensor: replay pcap/pcapng files or sniff live")
+    p.add_argument("--sensor", required=True, help="wifi sensor id from the site file")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="edge WiFi config (YAML, see config/edge-wifi.example.yaml)")
+    p.add_argument("--pcap", type=Path, nargs="+", help="capture files to replay instead of a live interface")
+    p.add_argument("--speed", type=float, default=None, help="replay at this many times the recorded pace "
+                   "(default: as fast as possible)")
+    p.add_argument("--interface", help="monitor-mode interface (overrides the config)")
+    _sensor_arguments(p)
+    p.set_defaults(func=cmd_wifi)
+
+    p = sub.add_parser("wifi-opt-out", help="add a device to the WiFi opt-out list (stored as a keyed hash)")
+    p.add_argument("mac", help="the device's WiFi MAC address")
+    p.add_argument("--file", type=Path, default=Path("config/wifi-opt-out.txt"), help="the opt-out list")
+    p.add_argument("--secret-file", type=Path, default=None, help="the nodes' device-key secret")
+    p.set_defaults(func=cmd_wifi_opt_out)
+
+    p = sub.add_parser("ble", help="run a BLE beacon sensor: replay a recording/capture or scan live")
+    p.add_argument("--sensor", required=True, help="ble sensor id from the site file")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.add_argument("--replay", type=Path, default=None, help="JSON-lines recording (docs/ble.md) or pcap/pcapng")
+    p.add_argument("--speed", type=float, default=None, help="replay a recording at this many times its pace")
+    p.add_argument("--adapter", default=None, help="Bluetooth adapter for a live scan, e.g. hci0")
+    p.add_argument("--mode", choices=["active", "passive"], default="active", help="live scan mode")
+    p.add_argument("--app-id", action="append", help="member-app beacon UUID or Eddystone namespace (stable keys)")
+    _sensor_arguments(p)
+    p.set_defaults(func=cmd_ble)
+
+    from mallsense.plan_import import register as register_import_plan
+
+    register_import_plan(sub)
 
     p = sub.add_parser("ingest", help="subscribe to the broker and write to the database")
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")

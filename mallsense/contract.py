@@ -52,6 +52,7 @@ class Kind(StrEnum):
     OCCUPANCY = "occupancy"  # camera: people counted inside a zone
     POSITION = "position"  # camera: a track's position on the floor plan (heatmaps)
     WIFI = "wifi"  # WiFi probe-request sightings
+    WIFI_COUNT = "wifi_count"  # WiFi: estimated devices and people per interval
     BLE = "ble"  # BLE advertisement sightings
 
 
@@ -192,13 +193,27 @@ class WifiObs(_Strict):
 
     ts: TimestampMs
     dev: DeviceKey
-    rssi: int = Field(ge=-120, le=0, description="dBm from radiotap")
+    rssi: int | None = Field(default=None, ge=-120, le=0,
+                             description="dBm from radiotap; absent when the capture gives no plausible value")
     rand: bool = Field(description="source MAC is locally administered (randomized)")
     ch: int | None = Field(default=None, ge=1, le=233, description="channel")
     sn: int | None = Field(default=None, ge=0, le=4095, description="802.11 sequence number")
     fp: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{1,64}$", description="hex hash of the information elements"
     )
+
+
+class WifiCountObs(_Strict):
+    """A WiFi sensor's estimate for one interval starting at ``ts`` (method: docs/wifi.md)."""
+
+    ts: TimestampMs
+    interval_s: int = Field(ge=10, le=86_400)
+    probes: int = Field(ge=0, description="probe requests heard in range")
+    keys: int = Field(ge=0, description="distinct device keys in range: the naive count")
+    randomized_keys: int = Field(ge=0)
+    devices: float = Field(ge=0, description="estimated distinct devices (randomized addresses linked)")
+    fixtures: int = Field(ge=0, description="stationary devices heard but not counted (printers, desktops)")
+    people: float = Field(ge=0, description="estimated people: the operator's calibration applied to devices")
 
 
 class BleObs(_Strict):
@@ -216,6 +231,7 @@ OBS_MODELS: dict[Kind, type[_Strict]] = {
     Kind.OCCUPANCY: OccupancyObs,
     Kind.POSITION: PositionObs,
     Kind.WIFI: WifiObs,
+    Kind.WIFI_COUNT: WifiCountObs,
     Kind.BLE: BleObs,
 }
 
@@ -249,19 +265,25 @@ class WifiBatch(_BatchBase):
     obs: list[WifiObs] = Field(max_length=MAX_OBS_PER_BATCH)
 
 
+class WifiCountBatch(_BatchBase):
+    kind: Literal[Kind.WIFI_COUNT] = Kind.WIFI_COUNT
+    obs: list[WifiCountObs] = Field(max_length=MAX_OBS_PER_BATCH)
+
+
 class BleBatch(_BatchBase):
     kind: Literal[Kind.BLE] = Kind.BLE
     obs: list[BleObs] = Field(max_length=MAX_OBS_PER_BATCH)
 
 
 Batch = Annotated[
-    CrossingBatch | OccupancyBatch | PositionBatch | WifiBatch | BleBatch, Field(discriminator="kind")
+    CrossingBatch | OccupancyBatch | PositionBatch | WifiBatch | WifiCountBatch | BleBatch, Field(discriminator="kind")
 ]
 BATCH_MODELS: dict[Kind, type[_BatchBase]] = {
     Kind.CROSSING: CrossingBatch,
     Kind.OCCUPANCY: OccupancyBatch,
     Kind.POSITION: PositionBatch,
     Kind.WIFI: WifiBatch,
+    Kind.WIFI_COUNT: WifiCountBatch,
     Kind.BLE: BleBatch,
 }
 _BATCH = TypeAdapter(Batch)

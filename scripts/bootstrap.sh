@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what mallsense needs on a Debian/Ubuntu machine, once: server packages (PostgreSQL, Mosquitto),
-# Chromium for the browser tests (with --browser), and a Python virtual environment in .venv.
+# Chromium and tshark for the tests (with --browser), and a Python virtual environment in .venv.
 # Safe to run again: it only installs what is missing. Sourced by scripts/demo and scripts/test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,7 +11,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || want+=(pos
 have mosquitto || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || want+=(python3)
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || want+=(python3-venv)
-if [ "${1:-}" = "--browser" ]; then have chromium || want+=(chromium); fi
+# test-only tools: Chromium for the browser tests, tshark as the independent reference for the WiFi parser
+if [ "${1:-}" = "--browser" ]; then have chromium || want+=(chromium); have tshark || want+=(tshark); fi
 
 if [ ${#want[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -44,3 +44,15 @@ def test_bad_inputs():
         mac_bytes("00:11:22")
     assert is_locally_administered(mac_bytes("da:a1:19:00:00:01"))
     assert not is_locally_administered(MAC)
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "Europe/Berlin", "America/New_York"])
+def test_the_remembered_period_bounds_agree_with_the_calendar(tz):
+    """Keys computed in time order (the collector's cached path) equal keys computed one at a time, across
+    midnights and daylight-saving changes."""
+    keyer = DeviceKeyer(b"secret-one", site="demo", tz=tz, rotation_days=1)
+    start = ms("2026-03-27T20:00:00", tz)
+    for step in range(0, 4 * 24 * 60, 7):  # every 7 minutes over four days around the spring change
+        ts = start + step * 60_000
+        fresh = DeviceKeyer(b"secret-one", site="demo", tz=tz, rotation_days=1)
+        assert keyer.key(MAC, ts) == fresh.key(MAC, ts)

@@ -1,0 +1,140 @@
+"""The WiFi collector of an edge node: frames in, privacy-safe sightings and per-interval estimates out.
+
+For every probe request: the source MAC is looked up in the opt-out list (keyed hashes, never MACs), then turned
+into the sensor's rotating device key (:class:`edge.privacy.DeviceKeyer`); the element signature becomes a keyed
+fingerprint that rotates with the same key period, so even a unique element (a WPS UUID) links nothing across
+periods. Nothing with the raw address is published, stored or logged: it lives only in the local variable of
+:meth:`WifiCollector.feed`.
+
+Two streams go to the node's outbox through the contract: ``wifi`` sightings (one per probe; can be switched off,
+``publish_sightings=False``, for deployments that want counts only) and ``wifi_count`` estimates per interval
+(:mod:`edge.wifi.devices`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.batching import SensorStream
+from edge.privacy import DeviceKeyer, mac_bytes
+from edge.wifi.devices import DeviceEstimator, EstimatorConfig, IntervalEstimate, Sighting
+from edge.wifi.frames import FrameStats, parse_frame
+from mallsense.contract import WifiCountObs, WifiObs
+
+log = logging.getLogger(__name__)
+FP_HEX = 16
+
+
+def opt_out_hash(secret: bytes, mac: str | bytes) -> str:
+    """The entry of an opt-out list for a MAC: keyed with the node secret, so the list itself reveals no MAC."""
+    raw = mac if isinstance(mac, bytes) else mac_bytes(mac)
+    return hmac.new(secret, b"opt-out|" + raw, hashlib.sha256).hexdigest()
+
+
+class OptOutList:
+    """Devices whose owners opted out: their probes are dropped at the edge, before any key is computed.
+
+    The file holds one :func:`opt_out_hash` per line (``mallsense wifi-opt-out`` appends them); blank lines and
+    ``#`` comments are allowed. A line that is not such a hash is an error naming the file and line.
+    """
+
+    def __init__(self, secret: bytes, hashes: Iterable[str] = ()) -> None:
+        self._secret = secret
+        self._hashes = set(hashes)
+        self._seen: dict[bytes, bool] = {}
+
+    @classmethod
+    def load(cls, secret: bytes, path: Path | None) -> OptOutList:
+        hashes = []
+        if path is not None and path.exists():
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                entry = line.split("#", 1)[0].strip().lower()
+                if not entry:
+                    continue
+                if len(entry) != 64 or any(c not in "0123456789abcdef" for c in entry):
+                    raise ValueError(f"{path}:{number}: not an opt-out hash (64 hex characters)")
+                hashes.append(entry)
+        return cls(secret, hashes)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def excludes(self, mac: bytes) -> bool:
+        if not self._hashes:
+            return False
+        hit = self._seen.get(mac)
+        if hit is None:
+            if len(self._seen) > 100_000:
+                self._seen.clear()
+            hit = self._seen[mac] = opt_out_hash(self._secret, mac) in self._hashes
+        return hit
+
+
+@dataclass
+class WifiCollector:
+    """Feeds frames through parsing, opt-out, keying and estimation into the sensor's outbox streams.
+
+    Args:
+        keyer: the node's device keyer (site, time zone and rotation from the privacy mode).
+        sightings, counts: the sensor's ``wifi`` and ``wifi_count`` streams.
+        estimator: devices and people per interval.
+        opt_out: devices never to record.
+        flush_s: close a batch every this many seconds of capture time (and at ``max_obs``).
+        publish_sightings: publish every probe (``wifi``) or only the interval estimates.
+    """
+
+    keyer: DeviceKeyer
+    sightings: SensorStream
+    counts: SensorStream
+    estimator: DeviceEstimator = field(default_factory=DeviceEstimator)
+    opt_out: OptOutList | None = None
+    flush_s: float = 5.0
+    publish_sightings: bool = True
+    stats: FrameStats = field(default_factory=FrameStats)
+    opted_out: int = 0
+    _next_flush_ms: int | None = None
+
+    def feed(self, ts_us: int, frame: bytes) -> None:
+        probe = parse_frame(frame, ts_us, self.stats)
+        if probe is None:
+            return
+        if self.opt_out is not None and self.opt_out.excludes(probe.src):
+            self.opted_out += 1
+            return
+        ts_ms = ts_us // 1000
+        dev = self.keyer.key(probe.src, ts_ms)
+        fp = self.keyer.key(b"ie|" + probe.signature, ts_ms)[:FP_HEX] if probe.signature else None
+        if self.publish_sightings:
+            self.sightings.add(WifiObs(ts=ts_ms, dev=dev, rssi=probe.signal_dbm, rand=probe.randomized,
+                                       ch=probe.channel if probe.channel and probe.channel <= 233 else None,
+                                       sn=probe.seqno, fp=fp))
+        for est in self.estimator.add(Sighting(ts_ms, dev, probe.randomized, fp, probe.seqno, probe.signal_dbm)):
+            self._publish_estimate(est)
+        if self._next_flush_ms is None:
+            self._next_flush_ms = ts_ms + int(self.flush_s * 1000)
+        elif ts_ms >= self._next_flush_ms:
+            self.flush(sent_ms=ts_ms)
+            self._next_flush_ms = ts_ms + int(self.flush_s * 1000)
+
+    def _publish_estimate(self, est: IntervalEstimate) -> None:
+        cfg: EstimatorConfig = self.estimator.config
+        self.counts.add(WifiCountObs(ts=est.start_ms, interval_s=cfg.interval_s, probes=est.probes, keys=est.keys,
+                                     randomized_keys=est.randomized_keys, devices=float(est.devices),
+                                     fixtures=est.fixtures, people=round(est.people, 2)))
+
+    def flush(self, sent_ms: int | None = None) -> None:
+        self.sightings.flush(sent_ms)
+        self.counts.flush(sent_ms)
+
+    def finish(self, sent_ms: int | None = None) -> None:
+        """End of the capture: publish the open interval's estimate and close every batch."""
+        last = self.estimator.flush()
+        if last is not None:
+            self._publish_estimate(last)
+        self.flush(sent_ms)
+        log.info("wifi %s: %s, %d opted out", self.sightings.sensor, self.stats.as_dict(), self.opted_out)
