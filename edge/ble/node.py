@@ -1,0 +1,88 @@
+"""Run one BLE sensor of an edge node: a replay (JSON lines or a capture file) or a live scan → outbox → MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from edge.batching import SensorStream, now_ms
+from edge.ble.collector import BleCollector, CollectorStats
+from edge.ble.scanner import BleScanner, ScanConfig
+from edge.outbox import Outbox
+from edge.privacy import DeviceKeyer
+from edge.publisher import BrokerConfig, EdgeLink
+from mallsense.contract import Kind
+from mallsense.site import Site
+
+log = logging.getLogger(__name__)
+
+
+def build_collector(site: Site, sensor_id: str, outbox: Outbox, secret: bytes,
+                    app_ids: Iterable[str] = ()) -> BleCollector:
+    sensor = site.sensor_by_id.get(sensor_id)
+    if sensor is None or sensor.kind != "ble":
+        raise ValueError(f"{sensor_id!r} is not a ble sensor of site {site.site.id}")
+    keyer = DeviceKeyer(secret, site=site.site.id, tz=site.site.timezone, rotation_days=site.site.rotation_days)
+    return BleCollector(SensorStream(outbox, site.site.id, sensor.node, Kind.BLE, sensor_id), keyer, app_ids=app_ids)
+
+
+def replay_source(path: Path, speed: float | None):
+    """A JSON-lines recording (``.jsonl``) or a pcap/pcapng capture (nRF Sniffer, BLE link layer, HCI H4)."""
+    if path.suffix in (".pcap", ".pcapng"):
+        from edge.ble.capture import CaptureReader
+
+        if speed:
+            raise ValueError("captures replay as fast as possible; --speed applies to JSON-lines recordings")
+        return CaptureReader(path)
+    from edge.ble.replay import ReplayReader
+
+    return ReplayReader(path, speed=speed)
+
+
+def run_ble_sensor(site: Site, sensor_id: str, *, secret: bytes, broker: BrokerConfig | None,
+                   outbox_path: Path | None, stop: threading.Event, replay: Path | None = None,
+                   speed: float | None = None, scan: ScanConfig | None = None, app_ids: Iterable[str] = (),
+                   drain_timeout_s: float = 30.0) -> CollectorStats:
+    """Replay ``replay`` or scan live with ``scan`` until the source ends or ``stop`` is set."""
+    node = site.sensor_by_id[sensor_id].node if sensor_id in site.sensor_by_id else None
+    outbox = Outbox(outbox_path)
+    link = EdgeLink(site.site.id, node, broker, outbox).start() if broker is not None and node else None
+    try:
+        collector = build_collector(site, sensor_id, outbox, secret, app_ids)
+        if replay is not None and not speed:
+            stats = collector.replay(replay_source(replay, None))
+        else:
+            stats = asyncio.run(_run_async(collector, replay, speed, scan, stop))
+        if link is not None and not link.wait_drained(timeout=drain_timeout_s):
+            log.warning("ble %s: %d batches still in the outbox (kept on disk)", sensor_id, outbox.depth())
+        return stats
+    finally:
+        if link is not None:
+            link.stop(drain_timeout_s=0 if stop.is_set() else 5)
+        outbox.close()
+
+
+async def _run_async(collector: BleCollector, replay: Path | None, speed: float | None, scan: ScanConfig | None,
+                     stop: threading.Event) -> CollectorStats:
+    if replay is not None:
+        task = asyncio.ensure_future(collector.run(replay_source(replay, speed)))
+    else:
+        scanner = BleScanner(scan or ScanConfig())
+
+        async def live() -> CollectorStats:
+            async with contextlib.aclosing(scanner.advertisements()) as adverts:
+                return await collector.run(adverts, clock=now_ms)
+
+        task = asyncio.ensure_future(live())
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.5)
+        if stop.is_set():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return collector.stats
+    return task.result()
