@@ -208,6 +208,7 @@ class PostgresServer:
 MOSQUITTO_CONF = """\
 # written by mallsense: a private broker for the demo / tests
 listener {port} 127.0.0.1
+{tls_lines}
 {auth_lines}
 persistence true
 persistence_location {datadir}/
@@ -226,6 +227,19 @@ log_type notice
 """
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """Certificate files for a TLS listener (PEM): the CA that signed the server's certificate, the server's own."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+
+    def lines(self) -> str:
+        return (f"cafile {Path(self.cafile).resolve()}\ncertfile {Path(self.certfile).resolve()}\n"
+                f"keyfile {Path(self.keyfile).resolve()}\ntls_version tlsv1.2")
+
+
 @dataclass
 class MosquittoServer:
     """A private Mosquitto broker with on-disk persistence under ``datadir``."""
@@ -235,6 +249,7 @@ class MosquittoServer:
     install: bool = True
     proc: subprocess.Popen | None = None
     auth: BrokerAuth | None = None  # password file and ACL (mallsense.broker_auth); None: anonymous (tests)
+    tls: BrokerTls | None = None  # the listener speaks TLS only (clients use mqtts:// and the CA); None: plain
 
     def write_config(self) -> Path:
         self.datadir = Path(self.datadir).resolve()
@@ -247,7 +262,7 @@ class MosquittoServer:
             auth_lines = (f"allow_anonymous false\npassword_file {self.auth.password_file.resolve()}\n"
                           f"acl_file {self.auth.acl_file.resolve()}")
         conf.write_text(MOSQUITTO_CONF.format(port=self.port, datadir=self.datadir, user_line=user_line,
-                                              auth_lines=auth_lines))
+                                              auth_lines=auth_lines, tls_lines=self.tls.lines() if self.tls else ""))
         return conf
 
     def start(self, timeout: float = 20.0) -> MosquittoServer:
