@@ -104,6 +104,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    """A member's request: withdraw presence consent, or (--erase) be erased; see ingest/erasure.py."""
+    import psycopg
+
+    from ingest.erasure import UnknownMember, forget_member
+    from mallsense.site import load_site
+
+    site = load_site(args.site)
+    with psycopg.connect(dsn_from(args.dsn)) as conn:
+        try:
+            result = forget_member(conn, site.site.id, site.site.timezone, args.member, erase=args.erase)
+        except UnknownMember as exc:
+            raise SettingsError(str(exc)) from exc
+    print(result.summary())
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from datetime import date
 
@@ -499,6 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
     p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("forget", help="a member withdraws presence consent, or (--erase) asks to be erased")
+    p.add_argument("member", help="member id")
+    p.add_argument("--erase", action="store_true", help="also delete the member and unlink their transactions")
+    p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("pos-endpoint", help="HTTP endpoint the POS posts transactions to as they happen")
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")
