@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 DLT_IEEE802_11_RADIO = 127  # radiotap + 802.11
 ARPHRD_IEEE80211_RADIOTAP = 803  # /sys/class/net/<if>/type of a monitor-mode interface
+SYS_NET = Path("/sys/class/net")
 
 
 class CaptureError(RuntimeError):
@@ -75,9 +76,9 @@ def paced(frames: Iterator[tuple[int, bytes]], speed: float | None,
 
 def check_interface(iface: str) -> None:
     """Fail with a clear message unless ``iface`` exists, is in monitor mode and can be opened by this process."""
-    net = Path("/sys/class/net") / iface
+    net = SYS_NET / iface
     if not net.exists():
-        have = ", ".join(sorted(p.name for p in Path("/sys/class/net").iterdir())) or "none"
+        have = ", ".join(sorted(p.name for p in SYS_NET.iterdir())) or "none"
         raise CaptureError(f"no network interface {iface!r} (interfaces here: {have})")
     kind = int((net / "type").read_text().strip())
     if kind != ARPHRD_IEEE80211_RADIOTAP:

@@ -127,3 +127,41 @@ def test_the_command_needs_a_secret_and_reports_what_it_saw(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "511 frames, 511 probe requests, 0 other frames dropped, 0 malformed" in done.stdout
     assert PI not in done.stdout + done.stderr
+
+
+def test_lacking_privileges_are_named(tmp_path: Path, monkeypatch):
+    import socket
+
+    import edge.wifi.capture as capture
+
+    (tmp_path / "wlan1mon").mkdir()
+    (tmp_path / "wlan1mon" / "type").write_text("803\n")
+    monkeypatch.setattr(capture, "SYS_NET", tmp_path)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    with pytest.raises(CaptureError, match="root or CAP_NET_RAW"):
+        check_interface("wlan1mon")
+
+
+def test_replay_at_recorded_pace_and_stop():
+    import threading
+    import time
+
+    from edge.wifi.capture import paced
+
+    frames = list(read_capture(NIGHT))
+    span_s = (frames[-1][0] - frames[0][0]) / 1e6
+    started = time.monotonic()
+    assert len(list(paced(iter(frames), span_s / 1.0))) == len(frames)  # the whole night in about one second
+    assert 0.8 <= time.monotonic() - started <= 5.0
+    stop = threading.Event()
+    got = []
+    for item in paced(iter(frames), span_s / 2.0, stop):
+        got.append(item)
+        if len(got) == 10:
+            stop.set()
+    assert len(got) == 10
