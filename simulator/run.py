@@ -29,6 +29,8 @@ from edge.batching import SensorStream
 from edge.outbox import Outbox
 from edge.privacy import DeviceKeyer
 from edge.publisher import BrokerConfig, EdgeLink
+from edge.wifi.collector import CountPublisher
+from edge.wifi.devices import DeviceEstimator, EstimatorConfig
 from mallsense.contract import MAX_OBS_PER_BATCH, Kind
 from mallsense.site import Site
 from simulator.layout import Layout
@@ -47,7 +49,11 @@ PROGRESS_EVERY_S = 5.0
 DRAIN_TIMEOUT_S = 600.0
 # observations per batch: a full batch of the longest possible observations of a kind (64-character ids, extreme
 # numbers) stays under the contract's MAX_PAYLOAD_BYTES (512 KiB)
-MAX_OBS = {Kind.CROSSING: 3_500, Kind.OCCUPANCY: 4_000, Kind.POSITION: 3_000, Kind.WIFI: 2_300, Kind.BLE: 3_500}
+MAX_OBS = {Kind.CROSSING: 3_500, Kind.OCCUPANCY: 4_000, Kind.POSITION: 3_000, Kind.WIFI: 2_300, Kind.BLE: 3_500,
+           Kind.WIFI_COUNT: 2_000}
+# simulated phones keep their sequence counter across address changes and each visitor carries one phone at most:
+# one estimated device is one person
+SIM_WIFI_ESTIMATE = EstimatorConfig(people_per_device=1.0)
 assert max(MAX_OBS.values()) <= MAX_OBS_PER_BATCH
 _KIND = itemgetter(1)  # Observation.kind
 
@@ -166,6 +172,7 @@ class _Run:
         self.layout = Layout(site)
         self.owner = {s.id: s.node for s in site.sensors if s.node in edge}
         self.adders: dict[tuple[str, Kind], Callable[[Any], None]] = {}
+        self.counters: list[CountPublisher] = []  # each WiFi sensor's devices/people estimate (wifi_count)
         self.sim_start: int | None = None
         self.sim_end: int | None = None
 
@@ -188,8 +195,7 @@ class _Run:
         for ob in observations:
             add = self.adders.get((ob.sensor, ob.kind))
             if add is None:
-                stream = self.edge[self.owner[ob.sensor]].stream(ob.sensor, ob.kind)
-                add = self.adders[(ob.sensor, ob.kind)] = stream.add
+                add = self.adders[(ob.sensor, ob.kind)] = self._adder(ob.sensor, ob.kind)
             add(ob.obs)
         for node in self.edge.values():
             node.flush(t1)
@@ -201,6 +207,27 @@ class _Run:
         self.report()
         self.windows.wait_until(t1, self.stop)
 
+    def _adder(self, sensor: str, kind: Kind) -> Callable[[Any], None]:
+        node = self.edge[self.owner[sensor]]
+        publish = node.stream(sensor, kind).add
+        if kind is not Kind.WIFI:
+            return publish
+        counter = CountPublisher(DeviceEstimator(SIM_WIFI_ESTIMATE), node.stream(sensor, Kind.WIFI_COUNT))
+        self.counters.append(counter)
+
+        def add(obs: Any) -> None:
+            publish(obs)
+            counter.add_obs(obs)
+        return add
+
+    def finish_estimates(self) -> None:
+        """Publish every WiFi sensor's open estimate interval (the end of the run)."""
+        for counter in self.counters:
+            counter.finish()
+        if self.sim_end is not None:
+            for node in self.edge.values():
+                node.flush(self.sim_end)
+
     def batches(self) -> int:
         return sum(node.batches for node in self.edge.values())
 
@@ -210,7 +237,8 @@ class _Run:
             self.meter.report(self.sim_end, self.batches(), depth, force=force)
 
     def summary(self) -> dict[str, Any]:
-        seen = self.meter.observations
+        seen = Counter(self.meter.observations)
+        seen[Kind.WIFI_COUNT] += sum(c.published for c in self.counters)
         return self.truth.summary(self.sim_start, self.sim_end, observations=sum(seen.values()),
                                   observations_by_kind={k.value: seen[k] for k in Kind}, batches=self.batches())
 
@@ -299,6 +327,8 @@ def simulate(
                 break
             day = start_date + timedelta(days=offset)
             summary = run.day(plan_day(site, day, scale=scale, seed=seed, members=members, layout=run.layout))
+        run.finish_estimates()
+        summary = run.summary()
         if not stop.is_set():
             for link in links:
                 if not link.wait_drained(timeout=DRAIN_TIMEOUT_S):

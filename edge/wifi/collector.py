@@ -22,7 +22,7 @@ from pathlib import Path
 
 from edge.batching import SensorStream
 from edge.privacy import DeviceKeyer, mac_bytes
-from edge.wifi.devices import DeviceEstimator, EstimatorConfig, IntervalEstimate, Sighting
+from edge.wifi.devices import DeviceEstimator, IntervalEstimate, Sighting
 from edge.wifi.frames import FrameStats, parse_frame
 from mallsense.contract import WifiCountObs, WifiObs
 
@@ -76,6 +76,34 @@ class OptOutList:
 
 
 @dataclass
+class CountPublisher:
+    """Runs the device estimator over a sensor's sightings and publishes each finished interval as ``wifi_count``
+    (used by the collector, and by the simulator for its simulated sensors)."""
+
+    estimator: DeviceEstimator
+    counts: SensorStream
+    published: int = 0
+
+    def add(self, sighting: Sighting) -> None:
+        for est in self.estimator.add(sighting):
+            self._publish(est)
+
+    def add_obs(self, obs: WifiObs) -> None:
+        self.add(Sighting(obs.ts, obs.dev, obs.rand, obs.fp, obs.sn, obs.rssi))
+
+    def finish(self) -> None:
+        last = self.estimator.flush()
+        if last is not None:
+            self._publish(last)
+
+    def _publish(self, est: IntervalEstimate) -> None:
+        self.counts.add(WifiCountObs(ts=est.start_ms, interval_s=self.estimator.config.interval_s, probes=est.probes,
+                                     keys=est.keys, randomized_keys=est.randomized_keys, devices=float(est.devices),
+                                     fixtures=est.fixtures, people=round(est.people, 2)))
+        self.published += 1
+
+
+@dataclass
 class WifiCollector:
     """Feeds frames through parsing, opt-out, keying and estimation into the sensor's outbox streams.
 
@@ -98,6 +126,10 @@ class WifiCollector:
     stats: FrameStats = field(default_factory=FrameStats)
     opted_out: int = 0
     _next_flush_ms: int | None = None
+    _counter: CountPublisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._counter = CountPublisher(self.estimator, self.counts)
 
     def feed(self, ts_us: int, frame: bytes) -> None:
         probe = parse_frame(frame, ts_us, self.stats)
@@ -113,19 +145,12 @@ class WifiCollector:
             self.sightings.add(WifiObs(ts=ts_ms, dev=dev, rssi=probe.signal_dbm, rand=probe.randomized,
                                        ch=probe.channel if probe.channel and probe.channel <= 233 else None,
                                        sn=probe.seqno, fp=fp))
-        for est in self.estimator.add(Sighting(ts_ms, dev, probe.randomized, fp, probe.seqno, probe.signal_dbm)):
-            self._publish_estimate(est)
+        self._counter.add(Sighting(ts_ms, dev, probe.randomized, fp, probe.seqno, probe.signal_dbm))
         if self._next_flush_ms is None:
             self._next_flush_ms = ts_ms + int(self.flush_s * 1000)
         elif ts_ms >= self._next_flush_ms:
             self.flush(sent_ms=ts_ms)
             self._next_flush_ms = ts_ms + int(self.flush_s * 1000)
-
-    def _publish_estimate(self, est: IntervalEstimate) -> None:
-        cfg: EstimatorConfig = self.estimator.config
-        self.counts.add(WifiCountObs(ts=est.start_ms, interval_s=cfg.interval_s, probes=est.probes, keys=est.keys,
-                                     randomized_keys=est.randomized_keys, devices=float(est.devices),
-                                     fixtures=est.fixtures, people=round(est.people, 2)))
 
     def flush(self, sent_ms: int | None = None) -> None:
         self.sightings.flush(sent_ms)
@@ -133,8 +158,6 @@ class WifiCollector:
 
     def finish(self, sent_ms: int | None = None) -> None:
         """End of the capture: publish the open interval's estimate and close every batch."""
-        last = self.estimator.flush()
-        if last is not None:
-            self._publish_estimate(last)
+        self._counter.finish()
         self.flush(sent_ms)
         log.info("wifi %s: %s, %d opted out", self.sightings.sensor, self.stats.as_dict(), self.opted_out)

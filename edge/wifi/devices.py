@@ -97,8 +97,10 @@ class DeviceEstimator:
         """Add one sighting; returns the intervals it closed (empty intervals in between included)."""
         step = self.config.interval_s * 1000
         closed: list[IntervalEstimate] = []
-        if self._start_ms is not None and not self._start_ms <= s.ts_ms < self._start_ms + MAX_QUIET_MS:
-            closed.append(self._close_one())  # time went backwards, or a new capture: start afresh
+        # a sighting up to one interval late joins the open interval; further back, or after a long silence, the
+        # time line broke (a new capture, a clock step): start afresh
+        if self._start_ms is not None and not self._start_ms - step <= s.ts_ms < self._start_ms + MAX_QUIET_MS:
+            closed.append(self._close_one())
             self._start_ms = None
         if self._start_ms is None:
             self._start_ms = s.ts_ms - s.ts_ms % step

@@ -84,3 +84,12 @@ def test_calibrate_fits_a_line_and_refuses_what_cannot_be_fitted():
 def test_bad_settings_fail_fast(bad):
     with pytest.raises(ValueError):
         EstimatorConfig(**bad)
+
+
+def test_a_slightly_late_sighting_joins_the_open_interval():
+    est = DeviceEstimator(EstimatorConfig(interval_s=300))
+    est.add(stable(10, "a"))
+    closed = est.add(stable(301, "b"))  # opens 5-10 min
+    closed += est.add(stable(299, "c"))  # late by two seconds: counted now, no restart
+    assert [c.start_ms - T0 for c in closed] == [0]
+    assert est.flush().stable_devices == 2
