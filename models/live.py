@@ -30,6 +30,7 @@ from mallsense.site import Site
 
 Database = psycopg.Connection | ConnectionPool
 IN_VIEW_WINDOW = timedelta(minutes=5)  # a zone's camera snapshot older than this no longer counts as "in view"
+WIFI_WINDOW = timedelta(minutes=15)  # a WiFi estimate interval that started earlier than this is stale
 SILENT_AFTER_S = 60.0  # an online node not heard from for this long is "silent" (health is published every 10 s)
 DEFAULT_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # date_bin's origin unless told otherwise
 
@@ -96,12 +97,16 @@ class FloorOccupancy:
     ``entries``/``exits`` go through the entrance lines *on this floor* (a visitor who comes in from the car park and
     leaves by the street door adds to one floor and subtracts from another, so ``net`` may be negative). ``in_view``
     is the camera count in the floor's zones at their latest snapshot (``None`` when no camera reported lately).
+    ``wifi_people`` is the sum of the floor's WiFi sensors' people estimates for their latest finished interval
+    (``wifi_count``; ``None`` when none reported lately): an estimate from phones, for floors without cameras and as
+    a cross-check, not a count.
     """
 
     floor: str
     entries: int
     exits: int
     in_view: int | None
+    wifi_people: float | None = None
 
     @property
     def net(self) -> int:
@@ -150,10 +155,27 @@ def occupancy_now(db: Database, site: Site, now: datetime) -> Occupancy:
             {"site": site.site.id, "since": now - IN_VIEW_WINDOW, "now": now, "zones": [z.id for z in zones],
              "floors": [z.floor for z in zones]},
         ).fetchall()
+        wifi = conn.execute(
+            """
+            WITH latest AS (
+                SELECT DISTINCT ON (w.sensor) w.sensor, w.people FROM wifi_count w
+                WHERE w.site = %(site)s AND w.ts > %(since)s
+                  AND w.ts + make_interval(secs => w.interval_s) <= %(now)s
+                ORDER BY w.sensor, w.ts DESC
+            )
+            SELECT s.floor, sum(latest.people)::float8
+            FROM latest JOIN unnest(%(sensors)s::text[], %(floors)s::text[]) AS s(sensor, floor) USING (sensor)
+            GROUP BY s.floor
+            """,
+            {"site": site.site.id, "since": now - WIFI_WINDOW, "now": now,
+             "sensors": [s.id for s in site.sensors if s.kind == "wifi"],
+             "floors": [s.floor for s in site.sensors if s.kind == "wifi"]},
+        ).fetchall()
     by_floor = {floor: (entries, exits) for floor, entries, exits in crossings}
     seen = dict(in_view)
+    heard = dict(wifi)
     floors = [
-        FloorOccupancy(f.id, *by_floor.get(f.id, (0, 0)), in_view=seen.get(f.id))
+        FloorOccupancy(f.id, *by_floor.get(f.id, (0, 0)), in_view=seen.get(f.id), wifi_people=heard.get(f.id))
         for f in sorted(site.floors, key=lambda f: -f.level)
     ]
     entries = sum(f.entries for f in floors)

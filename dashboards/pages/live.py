@@ -143,10 +143,13 @@ def show_occupancy(clock: dict[str, Any] | None) -> Any:
         html.Div(_versus(live.same_time_past_weeks(cockpit.pool, site, now), occ.entries, now, site),
                  id="live-versus", className="versus"),
         html.Table(className="floor-table", children=[
-            html.Thead(html.Tr([html.Th("Floor"), html.Th("in view"), html.Th("doors in"), html.Th("doors out")])),
+            html.Thead(html.Tr([html.Th("Floor"), html.Th("in view"), html.Th("doors in"), html.Th("doors out"),
+                                html.Th("WiFi est.", title="people estimated from phones' WiFi probes, last 5 min "
+                                                          "(an estimate, not a count: docs/wifi.md)")])),
             html.Tbody([
                 html.Tr([html.Td(names[f.floor]), html.Td(in_view(f.in_view), className="strong"),
-                         html.Td(doors(f.floor, f.entries)), html.Td(doors(f.floor, f.exits))])
+                         html.Td(doors(f.floor, f.entries)), html.Td(doors(f.floor, f.exits)),
+                         html.Td("—" if f.wifi_people is None else f"~{f.wifi_people:,.0f}")])
                 for f in occ.floors
             ]),
         ]),

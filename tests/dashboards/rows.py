@@ -52,6 +52,15 @@ def add_occupancy(conn: psycopg.Connection, rows: Iterable[tuple[datetime, str, 
             copy.write_row((ts, site, f"cam-{zone}", next(_seq), zone, people))
 
 
+def add_wifi_counts(conn: psycopg.Connection, rows: Iterable[tuple[datetime, str, float]], site: str = SITE_ID,
+                    interval_s: int = 300) -> None:
+    """(interval start, sensor, people) WiFi estimates."""
+    with conn.cursor().copy("COPY wifi_count (ts, site, sensor, seq, interval_s, probes, keys, randomized_keys,"
+                            " devices, fixtures, people) FROM STDIN") as copy:
+        for ts, sensor, people in rows:
+            copy.write_row((ts, site, sensor, next(_seq), interval_s, 10, 5, 4, people, 0, people))
+
+
 def add_node_state(conn: psycopg.Connection, node: str, status: str, heard_ago: timedelta,
                    health: dict | None = None, site: str = SITE_ID) -> None:
     """A node's retained state, stored ``heard_ago`` before the database's now()."""

@@ -24,6 +24,7 @@ from tests.dashboards.rows import (
     add_node_state,
     add_occupancy,
     add_positions,
+    add_wifi_counts,
     local,
 )
 
@@ -111,6 +112,20 @@ def test_in_view_sums_each_zones_latest_recent_snapshot_per_floor(conn):
     ])
     occ = live.occupancy_now(conn, SITE, NOW)
     assert {f.floor: f.in_view for f in occ.floors} == {"f2": 4, "f1": 12, "b1": None}
+
+
+def test_wifi_estimates_sum_each_sensors_latest_finished_interval_per_floor(conn):
+    add_wifi_counts(conn, [
+        (NOW - timedelta(minutes=15), "wifi-f1-1", 40.0),  # started too long ago
+        (NOW - timedelta(minutes=10), "wifi-f1-1", 12.0),
+        (NOW - timedelta(minutes=5), "wifi-f1-1", 14.0),  # latest finished: ends exactly now
+        (NOW - timedelta(minutes=5), "wifi-f1-2", 6.5),
+        (NOW - timedelta(minutes=2), "wifi-f1-2", 99.0),  # still open at NOW
+        (NOW - timedelta(minutes=5), "wifi-f2-1", 3.0),
+        (NOW - timedelta(minutes=20), "wifi-b1-1", 8.0),  # stale
+    ])
+    occ = live.occupancy_now(conn, SITE, NOW)
+    assert {f.floor: f.wifi_people for f in occ.floors} == {"f2": 3.0, "f1": 20.5, "b1": None}
 
 
 @pytest.mark.parametrize(("now", "midnight_utc"), [
