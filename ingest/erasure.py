@@ -46,7 +46,7 @@ def forget_member(conn: psycopg.Connection, site_id: str, tz: str, member_id: st
             raise UnknownMember(f"no member {member_id!r} at site {site_id!r}")
         key = row[0]
         if key:
-            for table in ("store_stay", "app_visit", "ble_sighting"):
+            for table in ("store_stay", "app_visit", "ble_sighting", "zone_event"):
                 result.rows[table] = conn.execute(f"DELETE FROM {table} WHERE site = %s AND dev = %s",
                                                   (site_id, key)).rowcount
         conn.execute("UPDATE member SET consent_app = false, consent_wifi = false, device_key = NULL"

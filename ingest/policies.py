@@ -25,7 +25,7 @@ class StoragePolicy:
 
     retention_days: dict[str, int] = field(default_factory=lambda: {
         "crossing": 800, "occupancy": 400, "track_position": 90, "wifi_sighting": 2, "wifi_count": 800,
-        "ble_sighting": 2})
+        "ble_sighting": 2, "zone_event": 400})
     compress_after_days: int = 7
 
     @classmethod

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RAW_TABLES = ("crossing", "occupancy", "track_position", "wifi_sighting", "wifi_count", "ble_sighting")
+RAW_TABLES = ("crossing", "occupancy", "track_position", "wifi_sighting", "wifi_count", "ble_sighting", "zone_event")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 KINDS_OF_SENSOR = {
     "camera": {Kind.CROSSING, Kind.OCCUPANCY, Kind.POSITION},
     "wifi": {Kind.WIFI, Kind.WIFI_COUNT},
-    "ble": {Kind.BLE},
+    "ble": {Kind.BLE, Kind.ZONE},
 }
 
 

@@ -36,6 +36,8 @@ _COLUMNS: dict[Kind, tuple[str, str, list[str]]] = {  # table, columns, binary C
                       " fixtures, people", [*_HEAD, "int4", "int4", "int4", "int4", "float4", "int4", "float4"]),
     Kind.BLE: ("ble_sighting", "ts, site, sensor, seq, dev, rssi, tx_power, frame",
                [*_HEAD, "text", "int2", "int2", "text"]),
+    Kind.ZONE: ("zone_event", "ts, site, sensor, seq, dev, zone, event, dwell_s",
+                [*_HEAD, "text", "text", "text", "float4"]),
 }
 
 
@@ -55,6 +57,8 @@ def _rows(batch) -> Iterable[tuple]:
                  o.people) for o in batch.obs)
     if kind is Kind.BLE:
         return ((ms_to_dt(o.ts), *head, o.dev, o.rssi, o.tx, o.frame) for o in batch.obs)
+    if kind is Kind.ZONE:
+        return ((ms_to_dt(o.ts), *head, o.dev, o.zone, o.event, o.dwell_s) for o in batch.obs)
     raise ValueError(f"no table for kind {kind}")
 
 

@@ -54,6 +54,7 @@ class Kind(StrEnum):
     WIFI = "wifi"  # WiFi probe-request sightings
     WIFI_COUNT = "wifi_count"  # WiFi: estimated devices and people per interval
     BLE = "ble"  # BLE advertisement sightings
+    ZONE = "zone"  # a consented app: zone enter/exit events from ranging the mall's beacons
 
 
 class ContractError(ValueError):
@@ -226,6 +227,16 @@ class BleObs(_Strict):
     frame: Literal["ibeacon", "eddystone", "altbeacon", "other"] = "ibeacon"
 
 
+class ZoneEventObs(_Strict):
+    """A consented member app entered or left a zone (positioned from the mall's fixed beacons)."""
+
+    ts: TimestampMs
+    dev: DeviceKey = Field(description="the app's consented stable key (the CRM record's device_key)")
+    zone: Ident
+    event: Literal["enter", "exit"]
+    dwell_s: float | None = Field(default=None, ge=0, le=7 * 86_400, description="on exit: time in the zone")
+
+
 OBS_MODELS: dict[Kind, type[_Strict]] = {
     Kind.CROSSING: CrossingObs,
     Kind.OCCUPANCY: OccupancyObs,
@@ -233,6 +244,7 @@ OBS_MODELS: dict[Kind, type[_Strict]] = {
     Kind.WIFI: WifiObs,
     Kind.WIFI_COUNT: WifiCountObs,
     Kind.BLE: BleObs,
+    Kind.ZONE: ZoneEventObs,
 }
 
 
@@ -275,8 +287,14 @@ class BleBatch(_BatchBase):
     obs: list[BleObs] = Field(max_length=MAX_OBS_PER_BATCH)
 
 
+class ZoneEventBatch(_BatchBase):
+    kind: Literal[Kind.ZONE] = Kind.ZONE
+    obs: list[ZoneEventObs] = Field(max_length=MAX_OBS_PER_BATCH)
+
+
 Batch = Annotated[
-    CrossingBatch | OccupancyBatch | PositionBatch | WifiBatch | WifiCountBatch | BleBatch, Field(discriminator="kind")
+    CrossingBatch | OccupancyBatch | PositionBatch | WifiBatch | WifiCountBatch | BleBatch | ZoneEventBatch,
+    Field(discriminator="kind"),
 ]
 BATCH_MODELS: dict[Kind, type[_BatchBase]] = {
     Kind.CROSSING: CrossingBatch,
@@ -285,6 +303,7 @@ BATCH_MODELS: dict[Kind, type[_BatchBase]] = {
     Kind.WIFI: WifiBatch,
     Kind.WIFI_COUNT: WifiCountBatch,
     Kind.BLE: BleBatch,
+    Kind.ZONE: ZoneEventBatch,
 }
 _BATCH = TypeAdapter(Batch)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edge.batching import SensorStream, now_ms
 from edge.ble.collector import BleCollector, CollectorStats
+from edge.ble.ranging import AppRanging, RangingConfig, to_obs
 from edge.ble.scanner import BleScanner, ScanConfig
 from edge.outbox import Outbox
 from edge.privacy import DeviceKeyer
@@ -60,6 +61,36 @@ def run_ble_sensor(site: Site, sensor_id: str, *, secret: bytes, broker: BrokerC
         if link is not None and not link.wait_drained(timeout=drain_timeout_s):
             log.warning("ble %s: %d batches still in the outbox (kept on disk)", sensor_id, outbox.depth())
         return stats
+    finally:
+        if link is not None:
+            link.stop(drain_timeout_s=0 if stop.is_set() else 5)
+        outbox.close()
+
+
+def run_app_ranging(site: Site, sensor_id: str, adverts: Iterable, *, device_key: str, broker: BrokerConfig | None,
+                     outbox_path: Path | None, stop: threading.Event, config: RangingConfig | None = None,
+                     drain_timeout_s: float = 30.0) -> AppRanging:
+    """A consented app's view of the mall's beacons (live or replayed) → zone events published as ``zone``
+    observations under the app's stable key, through the gateway sensor ``sensor_id`` (a ble sensor of the site)."""
+    sensor = site.sensor_by_id.get(sensor_id)
+    if sensor is None or sensor.kind != "ble":
+        raise ValueError(f"{sensor_id!r} is not a ble sensor of site {site.site.id}")
+    outbox = Outbox(outbox_path)
+    link = EdgeLink(site.site.id, sensor.node, broker, outbox).start() if broker is not None else None
+    try:
+        stream = SensorStream(outbox, site.site.id, sensor.node, Kind.ZONE, sensor_id)
+        ranging = AppRanging(site, device_key, config)
+        for adv in adverts:
+            for obs in to_obs(ranging.observe(adv)):
+                stream.add(obs)
+            if stop.is_set():
+                break
+        for obs in to_obs(ranging.close()):
+            stream.add(obs)
+        stream.flush()
+        if link is not None and not link.wait_drained(timeout=drain_timeout_s):
+            log.warning("app ranging: %d batches still in the outbox", outbox.depth())
+        return ranging
     finally:
         if link is not None:
             link.stop(drain_timeout_s=0 if stop.is_set() else 5)

@@ -47,7 +47,7 @@ def test_withdrawal_removes_presence_and_keeps_purchases(conn):
     assert conn.execute("SELECT consent_app, device_key, name FROM member WHERE member_id = 'M1'").fetchone() == (
         False, None, "Li Wei")
     assert conn.execute("SELECT member_id FROM pos_transaction WHERE txn_id = 'T1'").fetchone() == ("M1",)
-    assert result.rows == {"store_stay": 1, "app_visit": 1, "ble_sighting": 1}
+    assert result.rows == {"store_stay": 1, "app_visit": 1, "ble_sighting": 1, "zone_event": 0}
     assert "CRM" in result.summary()
 
 
