@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 import math
+import mimetypes
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +24,10 @@ ZONE_FILL = {
     ZoneKind.SERVICE: "rgba(241,245,249,0.6)",
 }
 FLOOR_PLAN_HEIGHT = 380
+IMAGE_OPACITY = 0.7  # the floor's background image, under the zones
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".webp": "image/webp", ".svg": "image/svg+xml"}
+log = logging.getLogger(__name__)
 HEAT_SCALE = [[0.0, "rgba(254,240,138,0.75)"], [0.35, "rgba(251,146,60,0.85)"], [0.7, "rgba(220,38,38,0.9)"],
               [1.0, "rgba(127,29,29,0.95)"]]
 
@@ -45,6 +53,42 @@ class Grid:
 
 
 _grids: dict[tuple[str, str, float], Grid] = {}
+_images: dict[tuple[Path, int], str | None] = {}  # (file, mtime) -> data URI
+
+
+def image_path(site: Site, floor: str) -> Path | None:
+    """The floor's background image file: ``Floor.image`` relative to the site file (None without an image).
+
+    A site built in memory (not by ``load_site``) has no file; its relative image paths are taken from the current
+    directory.
+    """
+    image = site.floor_by_id[floor].image
+    if not image:
+        return None
+    path = Path(image).expanduser()
+    if not path.is_absolute():
+        path = (site.path.parent if site.path is not None else Path.cwd()) / path
+    return path
+
+
+def floor_image(site: Site, floor: str) -> str | None:
+    """The floor's background image as a data URI, read once per file version; None without one or unreadable."""
+    path = image_path(site, floor)
+    if path is None:
+        return None
+    try:
+        key = (path.resolve(), path.stat().st_mtime_ns)
+    except OSError as exc:
+        key = (path, -1)
+        if key not in _images:
+            log.warning("floor %s: background image %s cannot be read (%s); drawing the plan without it", floor,
+                        path, exc.strerror or exc)
+            _images[key] = None
+        return _images[key]
+    if key not in _images:
+        mime = IMAGE_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "image/png"
+        _images[key] = f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return _images[key]
 
 
 def zone_label(site: Site, zone_id: str) -> str:
@@ -95,7 +139,9 @@ def floor_plan(site: Site, floor: str, cells: pd.DataFrame | None, cell_m: float
     """The floor drawn from the site model with a heatmap of ``cells`` (columns of ``models.live.heatmap``) on top.
 
     Hovering anywhere on the floor names the store or zone there and its count. ``cells`` may be None (nothing to
-    show); ``note`` is written across the plan (used to say why there is no heat).
+    show); ``note`` is written across the plan (used to say why there is no heat). The floor's background image, if
+    the site gives one, lies under the zones, stretched over the bounding box of the floor outline (for an imported
+    plan: the floor frame, x 0…width, y 0…height; the image's top row is the north edge, y = height).
     """
     grid = floor_grid(site, floor, cell_m)
     z = density(grid, cells) if cells is not None else np.full((grid.ny, grid.nx), np.nan)
@@ -109,20 +155,34 @@ def floor_plan(site: Site, floor: str, cells: pd.DataFrame | None, cell_m: float
         colorbar={"title": {"text": "positions", "side": "right"}, "thickness": 12, "len": 0.8},
         showscale=has_heat, name="positions",
     ))
-    for zone in (z for z in site.zones if z.floor == floor):
-        fig.add_shape(type="path", path=_path(zone.polygon), layer="below", line={"color": "#94a3b8", "width": 1},
-                      fillcolor=ZONE_FILL.get(zone.kind, "rgba(0,0,0,0)"))
+    # shapes and annotations go in at once: add_shape re-validates every shape so far (quadratic in the zones,
+    # seconds for an imported floor of a few hundred)
+    shapes: list[dict] = [
+        {"type": "path", "path": _path(zone.polygon), "layer": "below", "line": {"color": "#94a3b8", "width": 1},
+         "fillcolor": ZONE_FILL.get(zone.kind, "rgba(0,0,0,0)")}
+        for zone in site.zones if zone.floor == floor
+    ]
+    image = floor_image(site, floor)
+    annotations: list[dict] = []
     for store in (s for s in site.stores if s.anchor and site.zone_by_id[s.zone].floor == floor):
         cx, cy = centroid(site.zone_by_id[store.zone].polygon)
-        fig.add_annotation(x=cx, y=cy, text=store.name, showarrow=False, font={"size": 12, "color": MUTED})
+        annotations.append({"x": cx, "y": cy, "text": store.name, "showarrow": False,
+                            "font": {"size": 12, "color": MUTED}}
+                           | ({"bgcolor": "rgba(255,255,255,0.8)"} if image else {}))  # legible over the image
     for entrance in (e for e in site.entrances if e.floor == floor):
         (ax, ay), (bx, by) = entrance.line
-        fig.add_shape(type="line", x0=ax, y0=ay, x1=bx, y1=by, line={"color": "#16a34a", "width": 6})
-    fig.add_shape(type="path", path=_path(site.floor_by_id[floor].outline), line={"color": "#334155", "width": 2})
+        shapes.append({"type": "line", "x0": ax, "y0": ay, "x1": bx, "y1": by,
+                       "line": {"color": "#16a34a", "width": 6}})
+    shapes.append({"type": "path", "path": _path(site.floor_by_id[floor].outline),
+                   "line": {"color": "#334155", "width": 2}})
     if note:
-        fig.add_annotation(text=note, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                           bgcolor="rgba(255,255,255,0.85)", borderpad=8, font={"size": 16, "color": MUTED})
+        annotations.append({"text": note, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False,
+                            "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 8, "font": {"size": 16, "color": MUTED}})
+    fig.update_layout(shapes=shapes, annotations=annotations)
     x0, y0, x1, y1 = bbox(site.floor_by_id[floor].outline)
+    if image is not None:
+        fig.add_layout_image(source=image, xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+                             xanchor="left", yanchor="top", sizing="stretch", layer="below", opacity=IMAGE_OPACITY)
     fig.update_layout(
         **base_layout(FLOOR_PLAN_HEIGHT), uirevision=f"floor-{floor}",
         xaxis={"range": [x0 - 3, x1 + 3], "showgrid": False, "zeroline": False, "visible": False},

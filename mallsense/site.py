@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from mallsense.contract import ID_PATTERN
 from mallsense.geometry import polygon_area
@@ -211,6 +211,12 @@ class Site(_Model):
     beacons: list[Beacon] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
     simulation: Simulation = Field(default_factory=Simulation)
+    _path: Path | None = PrivateAttr(default=None)  # set by load_site
+
+    @property
+    def path(self) -> Path | None:
+        """The file this site was loaded from (None if built in memory); floor images are relative to its folder."""
+        return self._path
 
     # ------------------------------------------------------------------ lookups
     @cached_property
@@ -304,4 +310,7 @@ class Site(_Model):
 
 def load_site(path: Path | str | None = None) -> Site:
     """Load and validate a site file (default: the demo mall). Raises ConfigError naming file, line and field."""
-    return validate_file(Path(path) if path else default_site_path(), Site)
+    path = Path(path) if path else default_site_path()
+    site = validate_file(path, Site)
+    site._path = path.resolve()
+    return site

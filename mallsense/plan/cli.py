@@ -144,6 +144,20 @@ def _header(args: argparse.Namespace, sources: list[FloorSource], report: Import
     return lines
 
 
+def _place(site: dict[str, Any], report: ImportReport) -> None:
+    """``--place-sensors``: a plausible sensor layout (and simulation section), unless sensors were carried over."""
+    from mallsense.plan.sensors import place_sensors
+
+    if site.get("sensors"):
+        report.notes.append(f"--place-sensors: kept the {len(site['sensors'])} sensors carried over; none placed")
+        return
+    placed, notes = place_sensors(site)
+    site.update(placed)
+    report.notes += notes
+    report.todo.append("sensors were placed by --place-sensors: a plausible layout for trying the site on a simulated "
+                       "day, not the installed one; replace their positions (and ids) with the real ones")
+
+
 def cmd_import_plan(args: argparse.Namespace) -> int:
     """Run the import and write the site file; print the report. Exit status 2 on a plan or override error."""
     out = Path(args.out)
@@ -158,6 +172,8 @@ def cmd_import_plan(args: argparse.Namespace) -> int:
         if args.carry_from:
             carried = carry_over(site, Path(args.carry_from))
             report.notes.append(f"carried over from {args.carry_from}: {', '.join(carried) or 'nothing'}")
+        if getattr(args, "place_sensors", False):
+            _place(site, report)
         write_site(site, out, _header(args, sources, report))
     except (PlanError, ConfigError) as exc:
         print(f"error: {exc}\nnothing written", file=sys.stderr)
@@ -166,7 +182,8 @@ def cmd_import_plan(args: argparse.Namespace) -> int:
         args.report.write_text(json.dumps(report.as_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
     print(report.text())
     print(f"{out}: {len(site['floors'])} floors, {len(site['zones'])} zones, {len(site['stores'])} stores, "
-          f"{len(site['entrances'])} entrances — valid (checked with load_site)")
+          f"{len(site['entrances'])} entrances, {len(site.get('sensors') or [])} sensors — valid (checked with "
+          "load_site)")
     return 0
 
 
@@ -193,5 +210,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="also write the full import report as JSON (every feature's zone, every note)")
     p.add_argument("--carry-from", type=Path, default=None,
                    help="keep sensors, beacons, campaigns and simulation from this earlier site file")
+    p.add_argument("--place-sensors", action="store_true",
+                   help="add a plausible sensor layout (entrance, overhead and door cameras, WiFi, BLE, one edge "
+                        "node per floor) and a simulation section, to try the site on a simulated day")
     p.set_defaults(func=cmd_import_plan)
     return p
