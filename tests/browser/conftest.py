@@ -19,7 +19,7 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # closed after the browser tests: sync Playwright holds an event loop while open
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 

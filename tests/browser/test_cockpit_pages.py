@@ -19,7 +19,8 @@ from dashboards.app import create_app
 from mallsense.services import free_port
 from tests.month import Month
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+# the first test here may build the suite's month database (about 6 minutes on 2 idle cores)
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(2400)]
 PASSWORD = "cockpit-test-password"
 PAGES = {  # path → graphs that must hold data for the month
     "/flows": ["flows-daily", "flows-hourly", "flows-floors", "flows-paths"],

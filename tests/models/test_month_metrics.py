@@ -24,7 +24,8 @@ from models.history import Period
 from models.report import compute, load, to_text
 from tests.month import DAYS, FIRST, LAST, TRUE_UPLIFT, Month
 
-pytestmark = pytest.mark.integration
+# the first test here may build the suite's month database (about 6 minutes on 2 idle cores)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")

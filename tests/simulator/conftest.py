@@ -64,7 +64,8 @@ class SensedDay:
 def sensed(site: Site, layout: Layout, keyer: DeviceKeyer) -> SensedDay:
     plan = plan_day(site, SATURDAY, scale=SENSED_SCALE, seed=2, layout=layout)
     day = SensedDay(plan, Sensing(site, plan, keyer, seed=2, layout=layout))
-    day.by_kind = {k: [] for k in Kind if k is not Kind.POSITION}
+    # what sensing itself produces (positions are counted apart; wifi_count comes from the estimator, zone from apps)
+    day.by_kind = {k: [] for k in Kind if k not in (Kind.POSITION, Kind.WIFI_COUNT, Kind.ZONE)}
     grown = {cam.id: [_grow(site.zone_by_id[z].polygon, 1.5) for z in cam.zones]
              for cam in site.sensors if cam.kind == "camera"}
     floor_of = {cam.id: cam.floor for cam in site.sensors}
