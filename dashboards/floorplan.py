@@ -71,6 +71,17 @@ def image_path(site: Site, floor: str) -> Path | None:
     return path
 
 
+def add_background(fig: go.Figure, site: Site, floor: str, image: str | None = None) -> tuple[float, ...]:
+    """Put the floor's image (if the site gives one) under the plan, stretched over the outline's bounding box
+    (image row 0 = north = the largest y); returns that box (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = bbox(site.floor_by_id[floor].outline)
+    image = image if image is not None else floor_image(site, floor)
+    if image is not None:
+        fig.add_layout_image(source=image, xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+                             xanchor="left", yanchor="top", sizing="stretch", layer="below", opacity=IMAGE_OPACITY)
+    return x0, y0, x1, y1
+
+
 def floor_image(site: Site, floor: str) -> str | None:
     """The floor's background image as a data URI, read once per file version; None without one or unreadable."""
     path = image_path(site, floor)
@@ -179,10 +190,7 @@ def floor_plan(site: Site, floor: str, cells: pd.DataFrame | None, cell_m: float
         annotations.append({"text": note, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False,
                             "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 8, "font": {"size": 16, "color": MUTED}})
     fig.update_layout(shapes=shapes, annotations=annotations)
-    x0, y0, x1, y1 = bbox(site.floor_by_id[floor].outline)
-    if image is not None:
-        fig.add_layout_image(source=image, xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
-                             xanchor="left", yanchor="top", sizing="stretch", layer="below", opacity=IMAGE_OPACITY)
+    x0, y0, x1, y1 = add_background(fig, site, floor, image)
     fig.update_layout(
         **base_layout(FLOOR_PLAN_HEIGHT), uirevision=f"floor-{floor}",
         xaxis={"range": [x0 - 3, x1 + 3], "showgrid": False, "zeroline": False, "visible": False},

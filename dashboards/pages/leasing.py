@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, callback, html
 
-from dashboards import analysis, context
+from dashboards import analysis, context, floorplan
 from dashboards.analysis import NO_COUNTS, NO_VISITS, Selection, chart, csv_export, no_data, selection
 from dashboards.app import forbidden
 from dashboards.auth import can, require
@@ -86,7 +86,7 @@ def plan(filters: dict[str, Any] | None) -> go.Figure:
     floor = sel.floor or next((f.id for f in site.floors if f.level == 0), site.floors[0].id)
     shops = stores.hot_cold_stores(perf)
     zones = stores.hot_cold_zones(site, analysis.period_data(sel).occupancy)
-    fig = go.Figure()
+    traces, annotations = [], []
     store_of_zone = {s.zone: s for s in site.stores}
     for zone in site.zones:
         if zone.floor != floor:
@@ -102,11 +102,15 @@ def plan(filters: dict[str, Any] | None) -> go.Figure:
             ratio, text = None, zone.name
         xs = [p[0] for p in zone.polygon] + [zone.polygon[0][0]]
         ys = [p[1] for p in zone.polygon] + [zone.polygon[0][1]]
-        fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", mode="lines", line={"color": "#94a3b8", "width": 1},
+        traces.append(go.Scatter(x=xs, y=ys, fill="toself", mode="lines", line={"color": "#94a3b8", "width": 1},
                                  fillcolor=_heat(ratio), hoverinfo="text", text=text, showlegend=False))
         cx, cy = centroid(zone.polygon)
         label = store.name if store is not None else zone.name
-        fig.add_annotation(x=cx, y=cy, text=label[:16], showarrow=False, font={"size": 10, "color": "#0f172a"})
+        annotations.append({"x": cx, "y": cy, "text": label[:16], "showarrow": False,
+                            "font": {"size": 10, "color": "#0f172a"}})
+    fig = go.Figure(data=traces)  # all at once: adding traces one by one is quadratic (a real mall has 170+ units)
+    fig.update_layout(annotations=annotations)
+    floorplan.add_background(fig, site, floor)
     fig.update_layout(**base_layout(420), xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
                       title={"text": next(f.name for f in site.floors if f.id == floor), "x": 0.01, "y": 0.98})
     return fig

@@ -50,3 +50,25 @@ def test_entrance_chart_draws_exits_downwards_and_hatches_the_open_bucket():
     assert list(entries.marker.pattern.shape) == ["", "/"]  # 10:05-10:10 is still open at 10:07
     assert entries.name == "South main entrance"
     assert pd.Timestamp(entries.x[0]) == pd.Timestamp("2025-06-14 10:00")  # drawn on the mall's clock
+
+
+def test_a_floor_image_lies_under_the_plan_north_up(tmp_path):
+    import shutil
+
+    from dashboards.floorplan import add_background
+
+    site_file = tmp_path / "mall.yaml"
+    shutil.copy(SITE.path, site_file)
+    (tmp_path / "f1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    text = site_file.read_text()
+    site_file.write_text(text.replace("- id: f1\n  name: Ground floor\n", "- id: f1\n  name: Ground floor\n"
+                                      "  image: f1.png\n", 1))
+    site = load_site(site_file)
+    fig = go.Figure()
+    assert add_background(fig, site, "f1") == (0, 0, 200.0, 80.0)
+    (image,) = fig.layout.images
+    assert image.source.startswith("data:image/png;base64,")
+    assert (image.x, image.y, image.sizex, image.sizey, image.yanchor) == (0, 80.0, 200.0, 80.0, "top")
+    empty = go.Figure()
+    add_background(empty, SITE, "f1")  # the demo mall has no images
+    assert empty.layout.images == ()
