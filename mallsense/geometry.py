@@ -6,6 +6,8 @@ import math
 import random
 from collections.abc import Sequence
 
+import numpy as np
+
 Point = tuple[float, float]
 
 
@@ -43,6 +45,28 @@ def contains(ring: Sequence[Point], point: Point) -> bool:
         if (y0 > y) != (y1 > y) and x < (x1 - x0) * (y - y0) / (y1 - y0) + x0:
             inside = not inside
     return inside
+
+
+def contains_many(ring: Sequence[Point], xy: np.ndarray) -> np.ndarray:
+    """:func:`contains` for many points at once (``N × 2`` array → ``N`` booleans), vectorized over the points."""
+    out = np.zeros(len(xy), dtype=bool)
+    if not len(xy):
+        return out
+    r = np.asarray(ring, dtype=float)
+    x0, y0 = r.min(axis=0)
+    x1, y1 = r.max(axis=0)
+    box = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+    px, py = xy[box, 0], xy[box, 1]
+    hit = np.zeros(len(px), dtype=bool)
+    ax, ay = r[:, 0], r[:, 1]
+    bx, by = np.roll(ax, -1), np.roll(ay, -1)
+    for i in range(len(r)):
+        if ay[i] == by[i]:
+            continue
+        cross = (ay[i] > py) != (by[i] > py)
+        hit ^= cross & (px < (bx[i] - ax[i]) * (py - ay[i]) / (by[i] - ay[i]) + ax[i])
+    out[box] = hit
+    return out
 
 
 def bbox(ring: Sequence[Point]) -> tuple[float, float, float, float]:

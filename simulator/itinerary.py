@@ -83,7 +83,12 @@ class Walker:
 
     def _leg(self, zone: str, target: Point) -> None:
         """Walk to ``target`` in ``zone``; long walks through open zones bend off the straight line towards the
-        middle of the zone (people keep off the walls and do not walk ruler-straight)."""
+        middle of the zone (people keep off the walls and do not walk ruler-straight). On an open floor (shops
+        drawn over the zone) the walk goes around the shops instead."""
+        if zone in self.layout.open:
+            for p in self.layout.path(zone, self.pos, target):
+                self._segment(zone, p, distance(self.pos, p) * self.ms_per_m)
+            return
         length = distance(self.pos, target)
         if length > WANDER_MIN_M and zone in self.layout.walkable:
             via = self._waypoint(zone, target, length)
@@ -107,6 +112,16 @@ class Walker:
     def stay(self, duration_ms: float, spot: Point | None = None) -> None:
         """Stay in the current zone for ``duration_ms``, drifting to ``spot`` (default: a random spot in it)."""
         target = spot if spot is not None else self.layout.random_spot(self.zone, self.rng)
+        if self.zone in self.layout.open:  # drifting around the shops: the time spread over the way
+            path = self.layout.path(self.zone, self.pos, target)
+            if len(path) > 1:
+                t_start, total = self.t, sum(distance(p, q) for p, q in pairwise([self.pos, *path]))
+                walked = 0.0
+                for k, p in enumerate(path, 1):
+                    walked += distance(self.pos, p)
+                    share = 1.0 if k == len(path) else walked / total
+                    self._segment(self.zone, p, t_start + round(duration_ms * share) - self.t)
+                return
         self._segment(self.zone, target, duration_ms)
 
     # ------------------------------------------------------------------ movement
@@ -177,7 +192,6 @@ class Walker:
         lane = self.rng.uniform(-1.5, 1.5)
         half = ESCALATOR_HALF_M if forward else -ESCALATOR_HALF_M
         end, middle = (cx - half, cy + lane), (cx, cy + lane)
-        ring = self.layout.polygon[core]
-        if contains(ring, end) and contains(ring, middle):
+        if self.layout.on_floor(core, end) and self.layout.on_floor(core, middle):
             return end, middle
         return (cx, cy), (cx, cy)

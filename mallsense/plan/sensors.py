@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from mallsense.geometry import centroid, contains, polygon_area
+from mallsense.geometry import centroid, contains, contains_many, polygon_area
 from mallsense.plan.frame import ring_distance
 from mallsense.plan.sources import PlanError
 from mallsense.plan.zones import WALKABLE
@@ -132,7 +132,7 @@ def place_sensors(site: dict[str, Any], placement: Placement | None = None) -> t
         cams: dict[str, dict[str, Any]] = {}
         for z in big:
             ring = [tuple(p) for p in z["polygon"]]
-            inside = floor.xy[_inside(ring, floor.xy)] if len(floor.xy) else floor.xy
+            inside = floor.xy[contains_many(ring, floor.xy)] if len(floor.xy) else floor.xy
             spot = floor.nearest(_inner_centre(ring), inside) if len(inside) else _inner_centre(ring)
             cams[z["id"]] = {"id": _new_id(used, f"cam-{z['id']}"), "kind": "camera", "floor": fid,
                              "position": _pt(spot), "zones": [z["id"]], "homography": _overhead_homography(ring)}
@@ -196,28 +196,6 @@ def simulation_section(site: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- the open floor
-def _inside(ring: Sequence[Point], xy: np.ndarray) -> np.ndarray:
-    """Even-odd point-in-polygon for many points (as :func:`mallsense.geometry.contains`)."""
-    out = np.zeros(len(xy), dtype=bool)
-    if not len(xy):
-        return out
-    r = np.asarray(ring, dtype=float)
-    x0, y0 = r.min(axis=0)
-    x1, y1 = r.max(axis=0)
-    box = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
-    px, py = xy[box, 0], xy[box, 1]
-    hit = np.zeros(len(px), dtype=bool)
-    ax, ay = r[:, 0], r[:, 1]
-    bx, by = np.roll(ax, -1), np.roll(ay, -1)
-    for i in range(len(r)):
-        if ay[i] == by[i]:
-            continue
-        cross = (ay[i] > py) != (by[i] > py)
-        hit ^= cross & (px < (bx[i] - ax[i]) * (py - ay[i]) / (by[i] - ay[i]) + ax[i])
-    out[box] = hit
-    return out
-
-
 def _open_floor(floor: dict[str, Any], zones: list[dict[str, Any]], entrance_zones: set[str],
                 cell_m: float) -> _Floor:
     outline = [tuple(p) for p in floor["outline"]]
@@ -225,13 +203,13 @@ def _open_floor(floor: dict[str, Any], zones: list[dict[str, Any]], entrance_zon
     gx = np.arange(math.floor(min(xs) / cell_m), math.ceil(max(xs) / cell_m)) * cell_m + cell_m / 2
     gy = np.arange(math.floor(min(ys) / cell_m), math.ceil(max(ys) / cell_m)) * cell_m + cell_m / 2
     xy = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
-    xy = xy[_inside(outline, xy)]
+    xy = xy[contains_many(outline, xy)]
     walk = np.zeros(len(xy), dtype=bool)
     blocked = np.zeros(len(xy), dtype=bool)
     for z in zones:
         if z["floor"] != floor["id"]:
             continue
-        hit = _inside([tuple(p) for p in z["polygon"]], xy)
+        hit = contains_many([tuple(p) for p in z["polygon"]], xy)
         if z["kind"] in WALKABLE or z["id"] in entrance_zones:
             walk |= hit
         else:
@@ -323,7 +301,7 @@ def _inner_centre(ring: Sequence[Point]) -> Point:
     xs, ys = [p[0] for p in ring], [p[1] for p in ring]
     grid = np.stack(np.meshgrid(np.linspace(min(xs), max(xs), 41)[1:-1], np.linspace(min(ys), max(ys), 41)[1:-1]),
                     axis=-1).reshape(-1, 2)
-    inside = grid[_inside(ring, grid)]
+    inside = grid[contains_many(ring, grid)]
     if not len(inside):
         return c
     k = int(np.argmin(((inside - np.asarray(c)) ** 2).sum(axis=1)))
