@@ -468,9 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
     _sensor_arguments(p)
     p.set_defaults(func=cmd_ble)
 
+    from edge.camera.cli import register as register_camera
     from mallsense.plan_import import register as register_import_plan
 
     register_import_plan(sub)
+    register_camera(sub)
 
     p = sub.add_parser("ingest", help="subscribe to the broker and write to the database")
     p.add_argument("--dsn", help="database (default $MALLSENSE_DSN)")

@@ -101,3 +101,13 @@ def validate_file(path: Path | str, model: type[M]) -> M:
         if cross:
             raise ConfigError(path, [(line_of(lines, loc), field_name(loc), msg) for loc, msg in cross])
     return result
+
+
+def sensor_entry(path: Path | str, model: type[BaseModel], section: str, sensor: str) -> Any:
+    """The entry of ``sensor`` in an edge config file of ``model`` (``<section>: [{sensor: …, …}, …]``)."""
+    loaded = validate_file(path, model)
+    entries = getattr(loaded, section)
+    for entry in entries:
+        if entry.sensor == sensor:
+            return entry
+    raise ValueError(f"{path}: no {section} entry for sensor {sensor!r} (has: {', '.join(e.sensor for e in entries)})")

