@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -274,3 +277,29 @@ class EdgeLink:
             else:
                 self.outbox.remove(done)
             self.published += len(done)
+
+
+@dataclass(frozen=True)
+class SensorOutbox:
+    outbox: Outbox
+    link: EdgeLink | None  # None when running offline
+
+
+@contextmanager
+def sensor_outbox(site: str, node: str, broker: BrokerConfig | None, outbox_path: Path | None,
+                  stop: threading.Event, *, what: str, drain_timeout_s: float = 30.0) -> Iterator[SensorOutbox]:
+    """The outbox a sensor runner writes to and, with a broker, the node's link publishing it.
+
+    When the body ends normally the link gets ``drain_timeout_s`` to deliver what is left (the rest stays on disk);
+    the link is stopped and the outbox closed in any case.
+    """
+    outbox = Outbox(outbox_path)
+    link = EdgeLink(site, node, broker, outbox).start() if broker is not None else None
+    try:
+        yield SensorOutbox(outbox, link)
+        if link is not None and not link.wait_drained(timeout=drain_timeout_s):
+            log.warning("%s: %d batches still in the outbox (kept on disk)", what, outbox.depth())
+    finally:
+        if link is not None:
+            link.stop(drain_timeout_s=0 if stop.is_set() else 5)
+        outbox.close()

@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from edge.ble.frames import Advertisement, advertisement_from_ad, parse_ad
+from edge.pcap import raw_frames
 
 log = logging.getLogger(__name__)
 
@@ -180,28 +180,13 @@ class CaptureReader:
         self.counts: Counter[FrameStatus] = Counter()
 
     def __iter__(self) -> Iterator[Advertisement]:
-        from scapy.error import Scapy_Exception  # scapy is slow to import: only when a capture is read
-        from scapy.utils import RawPcapReader
-
-        try:
-            reader = RawPcapReader(str(self.path))
-        except Scapy_Exception as exc:
-            raise ValueError(f"{self.path}: not a pcap or pcapng file ({exc})") from exc
-        with reader:
-            for frame, meta in reader:
-                self.frames += 1
-                linktype = getattr(meta, "linktype", None) or reader.linktype
-                try:
-                    adverts = frame_advertisements(linktype, frame, _ts_ms(meta, reader))
-                except FrameError as exc:
-                    self.counts[exc.status] += 1
-                    continue
-                self.counts[FrameStatus.ADVERTISEMENT] += 1
-                yield from adverts
+        for linktype, ts_us, frame in raw_frames(self.path):
+            self.frames += 1
+            try:
+                adverts = frame_advertisements(linktype, frame, ts_us // 1000)
+            except FrameError as exc:
+                self.counts[exc.status] += 1
+                continue
+            self.counts[FrameStatus.ADVERTISEMENT] += 1
+            yield from adverts
         log.info("%s: %d frames, %s", self.path.name, self.frames, dict(self.counts))
-
-
-def _ts_ms(meta: Any, reader: Any) -> int:
-    if hasattr(meta, "tshigh"):  # pcapng
-        return ((meta.tshigh << 32) | meta.tslow) * 1000 // meta.tsresol
-    return meta.sec * 1000 + (meta.usec // 1_000_000 if getattr(reader, "nano", False) else meta.usec // 1000)

@@ -15,18 +15,23 @@ from edge.ble.ranging import AppRanging, RangingConfig, to_obs
 from edge.ble.scanner import BleScanner, ScanConfig
 from edge.outbox import Outbox
 from edge.privacy import DeviceKeyer
-from edge.publisher import BrokerConfig, EdgeLink
+from edge.publisher import BrokerConfig, sensor_outbox
 from mallsense.contract import Kind
-from mallsense.site import Site
+from mallsense.site import Sensor, Site
 
 log = logging.getLogger(__name__)
 
 
-def build_collector(site: Site, sensor_id: str, outbox: Outbox, secret: bytes,
-                    app_ids: Iterable[str] = ()) -> BleCollector:
+def ble_sensor(site: Site, sensor_id: str) -> Sensor:
     sensor = site.sensor_by_id.get(sensor_id)
     if sensor is None or sensor.kind != "ble":
         raise ValueError(f"{sensor_id!r} is not a ble sensor of site {site.site.id}")
+    return sensor
+
+
+def build_collector(site: Site, sensor_id: str, outbox: Outbox, secret: bytes,
+                    app_ids: Iterable[str] = ()) -> BleCollector:
+    sensor = ble_sensor(site, sensor_id)
     keyer = DeviceKeyer(secret, site=site.site.id, tz=site.site.timezone, rotation_days=site.site.rotation_days)
     return BleCollector(SensorStream(outbox, site.site.id, sensor.node, Kind.BLE, sensor_id), keyer, app_ids=app_ids)
 
@@ -49,22 +54,15 @@ def run_ble_sensor(site: Site, sensor_id: str, *, secret: bytes, broker: BrokerC
                    speed: float | None = None, scan: ScanConfig | None = None, app_ids: Iterable[str] = (),
                    drain_timeout_s: float = 30.0) -> CollectorStats:
     """Replay ``replay`` or scan live with ``scan`` until the source ends or ``stop`` is set."""
-    node = site.sensor_by_id[sensor_id].node if sensor_id in site.sensor_by_id else None
-    outbox = Outbox(outbox_path)
-    link = EdgeLink(site.site.id, node, broker, outbox).start() if broker is not None and node else None
-    try:
-        collector = build_collector(site, sensor_id, outbox, secret, app_ids)
+    node = ble_sensor(site, sensor_id).node
+    with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"ble {sensor_id}",
+                       drain_timeout_s=drain_timeout_s) as out:
+        collector = build_collector(site, sensor_id, out.outbox, secret, app_ids)
         if replay is not None and not speed:
             stats = collector.replay(replay_source(replay, None))
         else:
             stats = asyncio.run(_run_async(collector, replay, speed, scan, stop))
-        if link is not None and not link.wait_drained(timeout=drain_timeout_s):
-            log.warning("ble %s: %d batches still in the outbox (kept on disk)", sensor_id, outbox.depth())
-        return stats
-    finally:
-        if link is not None:
-            link.stop(drain_timeout_s=0 if stop.is_set() else 5)
-        outbox.close()
+    return stats
 
 
 def run_app_ranging(site: Site, sensor_id: str, adverts: Iterable, *, device_key: str, broker: BrokerConfig | None,
@@ -72,13 +70,10 @@ def run_app_ranging(site: Site, sensor_id: str, adverts: Iterable, *, device_key
                      drain_timeout_s: float = 30.0) -> AppRanging:
     """A consented app's view of the mall's beacons (live or replayed) → zone events published as ``zone``
     observations under the app's stable key, through the gateway sensor ``sensor_id`` (a ble sensor of the site)."""
-    sensor = site.sensor_by_id.get(sensor_id)
-    if sensor is None or sensor.kind != "ble":
-        raise ValueError(f"{sensor_id!r} is not a ble sensor of site {site.site.id}")
-    outbox = Outbox(outbox_path)
-    link = EdgeLink(site.site.id, sensor.node, broker, outbox).start() if broker is not None else None
-    try:
-        stream = SensorStream(outbox, site.site.id, sensor.node, Kind.ZONE, sensor_id)
+    node = ble_sensor(site, sensor_id).node
+    with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"app ranging via {sensor_id}",
+                       drain_timeout_s=drain_timeout_s) as out:
+        stream = SensorStream(out.outbox, site.site.id, node, Kind.ZONE, sensor_id)
         ranging = AppRanging(site, device_key, config)
         for adv in adverts:
             for obs in to_obs(ranging.observe(adv)):
@@ -88,13 +83,7 @@ def run_app_ranging(site: Site, sensor_id: str, adverts: Iterable, *, device_key
         for obs in to_obs(ranging.close()):
             stream.add(obs)
         stream.flush()
-        if link is not None and not link.wait_drained(timeout=drain_timeout_s):
-            log.warning("app ranging: %d batches still in the outbox", outbox.depth())
-        return ranging
-    finally:
-        if link is not None:
-            link.stop(drain_timeout_s=0 if stop.is_set() else 5)
-        outbox.close()
+    return ranging
 
 
 async def _run_async(collector: BleCollector, replay: Path | None, speed: float | None, scan: ScanConfig | None,

@@ -19,7 +19,7 @@ from edge.camera.pipeline import build_pipeline
 from edge.camera.placement import camera_sensor, place
 from edge.camera.source import Frame, LiveSource, background_from, is_live, probe, read_file
 from edge.outbox import Outbox
-from edge.publisher import BrokerConfig, EdgeLink
+from edge.publisher import BrokerConfig, sensor_outbox
 from mallsense.contract import Kind
 from mallsense.site import Site
 
@@ -74,29 +74,26 @@ def run_camera_sensor(site: Site, sensor_id: str, source: str | Path, *, cfg: Ca
             raise
         log.warning("camera %s: %s is down at start; waiting for it (frame size unknown)", sensor_id, uri)
         fps, size = 25.0, None
-    outbox = Outbox(outbox_path)
-    link = EdgeLink(site.site.id, node, broker, outbox).start() if broker is not None else None
     live = LiveSource(uri, stop) if is_live(uri) else None
     began = time.monotonic()
     try:
-        background = background_from(uri) if live is None and cfg.detector.type == "motion" else None
-        collector = build_collector(site, sensor_id, cfg, outbox, fps=fps, frame_size=size, background=background)
-        frames: Iterator[Frame] = live.frames() if live is not None else read_file(
-            uri, start_ms=now_ms() if start_ms is None else start_ms, paced=paced, stop=stop, max_frames=max_frames)
-        for frame in frames:
-            collector.feed(frame)
-            if link is not None:
-                link.notify()
-            if stop.is_set():
-                break
-        collector.finish()
-        if link is not None and not link.wait_drained(timeout=drain_timeout_s):
-            log.warning("camera %s: %d batches still in the outbox (kept on disk)", sensor_id, outbox.depth())
+        with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"camera {sensor_id}",
+                           drain_timeout_s=drain_timeout_s) as out:
+            background = background_from(uri) if live is None and cfg.detector.type == "motion" else None
+            collector = build_collector(site, sensor_id, cfg, out.outbox, fps=fps, frame_size=size,
+                                        background=background)
+            frames: Iterator[Frame] = live.frames() if live is not None else read_file(
+                uri, start_ms=now_ms() if start_ms is None else start_ms, paced=paced, stop=stop,
+                max_frames=max_frames)
+            for frame in frames:
+                collector.feed(frame)
+                if out.link is not None:
+                    out.link.notify()
+                if stop.is_set():
+                    break
+            collector.finish()
         return CameraRun(collector.frames, collector.pipeline.steps, collector.pipeline.totals(),
                          time.monotonic() - began, live.dropped if live is not None else 0)
     finally:
         if live is not None:
             live.close()
-        if link is not None:
-            link.stop(drain_timeout_s=0 if stop.is_set() else 5)
-        outbox.close()

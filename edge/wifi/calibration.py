@@ -18,8 +18,8 @@ import pandas as pd
 
 from edge.privacy import DeviceKeyer
 from edge.wifi.capture import read_capture
-from edge.wifi.collector import FP_HEX
-from edge.wifi.devices import DeviceEstimator, EstimatorConfig, Sighting, calibrate
+from edge.wifi.collector import keyed_sighting
+from edge.wifi.devices import DeviceEstimator, EstimatorConfig, calibrate
 from edge.wifi.frames import FrameStats, parse_frame
 
 
@@ -40,11 +40,9 @@ def run_capture(paths: Iterable[Path], keyer: DeviceKeyer, config: EstimatorConf
             probe = parse_frame(frame, ts_us, stats)
             if probe is None:
                 continue
-            ts_ms = ts_us // 1000
-            dev = keyer.key(probe.src, ts_ms)
-            fp = keyer.key(b"ie|" + probe.signature, ts_ms)[:FP_HEX] if probe.signature else None
-            rows.append((ts_ms, dev, probe.randomized, probe.signal_dbm))
-            closed += estimator.add(Sighting(ts_ms, dev, probe.randomized, fp, probe.seqno, probe.signal_dbm))
+            sighting = keyed_sighting(keyer, probe)
+            rows.append((sighting.ts_ms, sighting.dev, sighting.rand, sighting.rssi))
+            closed += estimator.add(sighting)
     last = estimator.flush()
     if last is not None:
         closed.append(last)

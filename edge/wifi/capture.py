@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from edge.pcap import CaptureError, raw_frames
+
 log = logging.getLogger(__name__)
 
 DLT_IEEE802_11_RADIO = 127  # radiotap + 802.11
@@ -23,37 +25,13 @@ ARPHRD_IEEE80211_RADIOTAP = 803  # /sys/class/net/<if>/type of a monitor-mode in
 SYS_NET = Path("/sys/class/net")
 
 
-class CaptureError(RuntimeError):
-    """The capture cannot start: the message says what to do."""
-
-
 def read_capture(path: Path | str) -> Iterator[tuple[int, bytes]]:
     """Frames of a pcap or pcapng file, in file order: (µs since the epoch, radiotap frame)."""
-    from scapy.error import Scapy_Exception
-    from scapy.utils import RawPcapReader
-
-    path = Path(path)
-    if not path.is_file():
-        raise CaptureError(f"{path}: no such capture file")
-    try:
-        reader = RawPcapReader(str(path))
-    except Scapy_Exception as exc:
-        raise CaptureError(f"{path}: not a pcap or pcapng file ({exc})") from exc
-    with reader:
-        linktype = getattr(reader, "linktype", None)
-        if linktype is not None and linktype != DLT_IEEE802_11_RADIO:
+    for linktype, ts_us, frame in raw_frames(path):
+        if linktype != DLT_IEEE802_11_RADIO:
             raise CaptureError(f"{path}: link type {linktype}, expected {DLT_IEEE802_11_RADIO} (802.11 with radiotap "
                                "headers: capture on a monitor-mode interface)")
-        for data, meta in reader:
-            if hasattr(meta, "sec"):
-                ts_us = meta.sec * 1_000_000 + meta.usec
-            else:  # pcapng: 64-bit timestamp in units of 1/tsresol s
-                if getattr(meta, "linktype", DLT_IEEE802_11_RADIO) != DLT_IEEE802_11_RADIO:
-                    raise CaptureError(f"{path}: link type {meta.linktype}, expected {DLT_IEEE802_11_RADIO} "
-                                       "(802.11 with radiotap headers: capture on a monitor-mode interface)")
-                ticks = (meta.tshigh << 32) | meta.tslow
-                ts_us = ticks * 1_000_000 // meta.tsresol
-            yield ts_us, data
+        yield ts_us, frame
 
 
 def paced(frames: Iterator[tuple[int, bytes]], speed: float | None,

@@ -23,11 +23,19 @@ from pathlib import Path
 from edge.batching import SensorStream
 from edge.privacy import DeviceKeyer, mac_bytes
 from edge.wifi.devices import DeviceEstimator, IntervalEstimate, Sighting
-from edge.wifi.frames import FrameStats, parse_frame
+from edge.wifi.frames import FrameStats, ProbeRequest, parse_frame
 from mallsense.contract import WifiCountObs, WifiObs
 
 log = logging.getLogger(__name__)
 FP_HEX = 16
+
+
+def keyed_sighting(keyer: DeviceKeyer, probe: ProbeRequest) -> Sighting:
+    """A probe as the rest of the system sees it: the address and the element signature become keys of the
+    current period (the raw address goes no further than this call)."""
+    ts_ms = probe.ts_us // 1000
+    fp = keyer.key(b"ie|" + probe.signature, ts_ms)[:FP_HEX] if probe.signature else None
+    return Sighting(ts_ms, keyer.key(probe.src, ts_ms), probe.randomized, fp, probe.seqno, probe.signal_dbm)
 
 
 def opt_out_hash(secret: bytes, mac: str | bytes) -> str:
@@ -138,14 +146,13 @@ class WifiCollector:
         if self.opt_out is not None and self.opt_out.excludes(probe.src):
             self.opted_out += 1
             return
-        ts_ms = ts_us // 1000
-        dev = self.keyer.key(probe.src, ts_ms)
-        fp = self.keyer.key(b"ie|" + probe.signature, ts_ms)[:FP_HEX] if probe.signature else None
+        s = keyed_sighting(self.keyer, probe)
+        ts_ms = s.ts_ms
         if self.publish_sightings:
-            self.sightings.add(WifiObs(ts=ts_ms, dev=dev, rssi=probe.signal_dbm, rand=probe.randomized,
+            self.sightings.add(WifiObs(ts=ts_ms, dev=s.dev, rssi=s.rssi, rand=s.rand,
                                        ch=probe.channel if probe.channel and probe.channel <= 233 else None,
-                                       sn=probe.seqno, fp=fp))
-        self._counter.add(Sighting(ts_ms, dev, probe.randomized, fp, probe.seqno, probe.signal_dbm))
+                                       sn=s.sn, fp=s.fp))
+        self._counter.add(s)
         if self._next_flush_ms is None:
             self._next_flush_ms = ts_ms + int(self.flush_s * 1000)
         elif ts_ms >= self._next_flush_ms:

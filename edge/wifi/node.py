@@ -10,7 +10,7 @@ from pathlib import Path
 from edge.batching import SensorStream
 from edge.outbox import Outbox
 from edge.privacy import DeviceKeyer
-from edge.publisher import BrokerConfig, EdgeLink
+from edge.publisher import BrokerConfig, sensor_outbox
 from edge.wifi.collector import OptOutList, WifiCollector
 from edge.wifi.config import WifiSensorConfig
 from edge.wifi.devices import DeviceEstimator
@@ -37,19 +37,12 @@ def run_wifi_sensor(site: Site, node: str, cfg: WifiSensorConfig, frames: Iterat
                     stop: threading.Event, drain_timeout_s: float = 30.0) -> WifiCollector:
     """Feed ``frames`` (a replay or a live capture) until they end or ``stop`` is set; returns the collector
     (its ``stats`` say what was seen). With a broker the batches are published and, at the end, drained."""
-    outbox = Outbox(outbox_path)
-    link = EdgeLink(site.site.id, node, broker, outbox).start() if broker is not None else None
-    try:
-        collector = build_collector(site, node, cfg, outbox, secret)
+    with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"wifi {cfg.sensor}",
+                       drain_timeout_s=drain_timeout_s) as out:
+        collector = build_collector(site, node, cfg, out.outbox, secret)
         for ts_us, frame in frames:
             collector.feed(ts_us, frame)
             if stop.is_set():
                 break
         collector.finish()
-        if link is not None and not link.wait_drained(timeout=drain_timeout_s):
-            log.warning("wifi %s: %d batches still in the outbox (kept on disk)", cfg.sensor, outbox.depth())
-        return collector
-    finally:
-        if link is not None:
-            link.stop(drain_timeout_s=0 if stop.is_set() else 5)
-        outbox.close()
+    return collector
