@@ -2,9 +2,11 @@
 
 For each detector the whole per-frame path runs (decode, detect, track, count) on one clip; the figure that matters
 is the real-time factor: frames processed per second over the clip's own frame rate (>= 1 keeps up with a live
-stream of that size on this machine). The ONNX detector is measured at ``detect_every`` 1 and at the lowest stride
-that keeps up. With ultralytics installed, the ``.pt`` model and ultralytics' own ``solutions.ObjectCounter`` run on
-the same clip and line in the same run (counts and speed); without it those rows say so.
+stream of that size on this machine). The packaged ONNX model is measured at ``detect_every`` 1 and 5, and the
+derived models of ``mallsense camera-model`` (input fitted to 640x384, float32 and int8) at 1 and 2, each ONNX row
+with its speed as a ratio of the packaged 640x640 model's in the same run. With ultralytics installed, the ``.pt``
+model and ultralytics' own ``solutions.ObjectCounter`` run on the same clip and line in the same run (counts and
+speed); without it those rows say so.
 
     .venv/bin/python bench/camera_fps.py [--clip example_03.mp4] [--frames 150] [--line 430,180,640,180]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from edge.camera.config import CameraSensorConfig, MotionConfig, OnnxConfig, UltralyticsConfig  # noqa: E402
 from edge.camera.lines import CountingLine  # noqa: E402
+from edge.camera.model_prep import prepare  # noqa: E402
 from edge.camera.models import ModelFileError, packaged_model  # noqa: E402
 from edge.camera.replay import ClipResult, count_clip  # noqa: E402
 
@@ -55,6 +59,21 @@ def object_counter(clip: Path, line: CountingLine, frames: int) -> str:
             f"({n / wall / fps:5.2f}x real time) counted in {counter.in_count:>3} out {counter.out_count:>3}")
 
 
+def prepare_models(folder: Path, calibrate: Path) -> dict[str, Path]:
+    """The packaged model fitted to 640x384 (float32) and also quantized to int8 on frames of ``calibrate`` (a clip
+    other than the measured ones), as ``mallsense camera-model`` makes them."""
+    src = packaged_model("onnx")
+    if src is None:
+        print("derived models: skipped: the packaged model is not installed")
+        return {}
+    began = time.perf_counter()
+    out = {"(640x384 network, float32)": prepare(src, folder / "fit.onnx", 640, 384, None),
+           "(640x384 network, int8)": prepare(src, folder / "int8.onnx", 640, 384, calibrate)}
+    print(f"derived models (mallsense camera-model; int8 calibrated on {calibrate.name}) made in "
+          f"{time.perf_counter() - began:.1f} s")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data = Path(os.environ.get("MALLSENSE_DATA", REPO.parent / "shared" / "data"))
@@ -63,12 +82,14 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--line", default="430,180,640,180")
     parser.add_argument("--inside", default="540,0")
+    parser.add_argument("--calibrate", default="example_02.mp4", help="clip whose frames calibrate the int8 model")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads (this machine: 2 cores)")
     args = parser.parse_args()
     x0, y0, x1, y1 = (float(v) for v in args.line.split(","))
     ix, iy = (float(v) for v in args.inside.split(","))
     line = CountingLine("line", (x0, y0), (x1, y1), inside=(ix, iy))
     print(f"camera pipeline speed, {os.cpu_count()} CPUs, {args.frames} frames per run")
+    prepared = prepare_models(Path(tempfile.mkdtemp(prefix="mallsense-bench-")), data / "video" / args.calibrate)
     for clip_name in (args.clip, args.big_clip):
         clip = data / "video" / clip_name
         runs: list[tuple[str, CameraSensorConfig]] = [
@@ -79,12 +100,22 @@ def main() -> int:
             ("onnx (640x640 network) detect_every 5",
              CameraSensorConfig(sensor="b", detector=OnnxConfig(threads=args.threads), detect_every=5)),
         ]
+        for name, model in prepared.items():
+            onnx = OnnxConfig(threads=args.threads, model=str(model))
+            runs += [(f"onnx {name} every frame", CameraSensorConfig(sensor="b", detector=onnx)),
+                     (f"onnx {name} detect_every 2", CameraSensorConfig(sensor="b", detector=onnx, detect_every=2))]
+        base = None
         for name, cfg in runs:
             frames = args.frames if cfg.detector.type == "motion" or cfg.detect_every > 1 else args.frames // 3
             try:
-                print(_row(f"{clip_name}: {name}", count_clip(clip, line, cfg, max_frames=frames)))
+                result = count_clip(clip, line, cfg, max_frames=frames)
             except ModelFileError as exc:
                 print(f"{clip_name}: {name}: skipped: {exc}")
+                continue
+            if name == "onnx (640x640 network) every frame":
+                base = result.frames_per_s
+            ratio = f"  {result.frames_per_s / base:5.2f}x the 640x640 network" if base and "onnx" in name else ""
+            print(_row(f"{clip_name}: {name}", result) + ratio)
     clip = data / "video" / args.clip
     try:
         cfg = CameraSensorConfig(sensor="b", detector=UltralyticsConfig())

@@ -73,7 +73,7 @@ def window_rssi(query_ts: np.ndarray, ts_ms: np.ndarray, beacon: np.ndarray, rss
             out = np.full(size, np.nan)
             order = np.lexsort((values, cell))
             c, v = cell[order], values[order]
-            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.empty(0, np.int64)
             n = np.diff(np.r_[starts, len(c)])
             out[c[starts]] = (v[starts + (n - 1) // 2] + v[starts + n // 2]) / 2.0
             out = out.reshape(counts.shape)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
 from pydantic import TypeAdapter
 
 from edge.camera.config import CameraSensorConfig, DetectorConfig, load_camera_config
-from edge.camera.evaluate import Score, combined, load_truth, score
+from edge.camera.evaluate import WARMUP_FRAMES, Score, combined, load_truth, score
 from edge.camera.lines import CountingLine
 from edge.camera.replay import count_clip
 
@@ -82,7 +83,8 @@ def _evaluate_one(args: argparse.Namespace, video: Path, line: CountingLine, det
             print(f"  frame {c.frame:>5} {c.direction:<3} track {c.track}")
     if truth is None:
         return None
-    result_score = score(truth, [(c.frame, c.direction) for c in result.crossings], tolerance=args.tolerance)
+    result_score = score(truth, [(c.frame, c.direction) for c in result.crossings], tolerance=args.tolerance,
+                         warmup=args.warmup)
     print("  " + result_score.line(name))
     return result_score
 
@@ -103,7 +105,7 @@ def cmd_camera_eval(args: argparse.Namespace) -> int:
         if len(scores) > 1:
             total = combined(scores)
             print(total.line("all clips"))
-            print(f"total absolute count error {total.count_error} of {total.truth} true crossings "
+            print(f"total absolute count error (sum over clips) {total.count_error} of {total.truth} true crossings "
                   f"({100 * total.count_error / max(total.truth, 1):.1f}%)")
         return 0
     if args.video is None or args.line is None or args.inside is None:
@@ -111,6 +113,52 @@ def cmd_camera_eval(args: argparse.Namespace) -> int:
     x0, y0, x1, y1 = args.line
     line = CountingLine("line", (x0, y0), (x1, y1), inside=tuple(args.inside), margin_px=args.margin)
     _evaluate_one(args, Path(args.video), line, {}, None, None, Path(args.video).name)
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x384, got {text!r}") from None
+    return w, h
+
+
+def cmd_camera_model(args: argparse.Namespace) -> int:
+    """Derive a faster ONNX model: input fitted to the stream's shape and, with a calibration clip, int8."""
+    from edge.camera.model_prep import ModelPrepError
+    from edge.camera.models import ModelFileError
+
+    try:
+        return _camera_model(args)
+    except (ModelPrepError, ModelFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _camera_model(args: argparse.Namespace) -> int:
+    import time
+
+    from edge.camera.model_prep import agreement, calibration_frames, fitted_size, prepare, video_size
+    from edge.camera.models import resolve_model
+
+    src = resolve_model("onnx", args.model)
+    if args.size is None and args.calibrate is None:
+        raise SystemExit("camera-model: give --size WxH or --calibrate VIDEO (the size is then fitted to its frames)")
+    if args.size is not None:
+        width, height = args.size
+    else:
+        width, height = fitted_size(*video_size(args.calibrate), args.longest)
+    began = time.perf_counter()
+    out = prepare(src, args.out, width, height, args.calibrate)
+    kind = "int8 (calibrated on " + str(args.calibrate) + ")" if args.calibrate else "float32"
+    print(f"wrote {out}: {width}x{height} input, {kind}, {out.stat().st_size / 1e6:.1f} MB "
+          f"(from {src.name}, {src.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - began:.1f} s")
+    if args.calibrate is not None:
+        found, total = agreement(src, out, calibration_frames(args.calibrate, 16))
+        print(f"check on 16 frames of the clip: the new model finds {found} of the {total} people the original "
+              f"finds with score >= 0.4 ({100 * found / max(total, 1):.1f}%)")
+    print(f"use it: detector: {{type: onnx, model: {out}}}")
     return 0
 
 
@@ -141,7 +189,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detect-every", type=int, default=1, help="detect on every n-th frame")
     p.add_argument("--margin", type=float, default=10.0, help="hysteresis in pixels")
     p.add_argument("--tolerance", type=int, default=15, help="frames between a counted and a true crossing")
+    p.add_argument("--warmup", type=int, default=WARMUP_FRAMES, help="crossings in the first frames are not "
+                   "scored (default %(default)s: people already on the line at the clip's start)")
     p.add_argument("--annotate", type=Path, help="write an annotated video here (local only)")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--verbose-crossings", action="store_true", help="print every counted crossing")
     p.set_defaults(func=cmd_camera_eval)
+
+    p = sub.add_parser("camera-model", help="derive a faster ONNX person model: input fitted to the stream, int8")
+    p.add_argument("out", type=Path, help="where to write the new .onnx file")
+    p.add_argument("--model", help="source YOLOv8 ONNX export (default: the packaged person model)")
+    p.add_argument("--size", type=_size, help="network input WIDTHxHEIGHT, multiples of 32 (e.g. 640x384)")
+    p.add_argument("--longest", type=int, default=640, help="with --calibrate and no --size: longest side")
+    p.add_argument("--calibrate", type=Path, help="a clip of this camera: quantize to int8 with its frames")
+    p.set_defaults(func=cmd_camera_model)
+

@@ -62,14 +62,19 @@ DetectorConfig = Annotated[MotionConfig | OnnxConfig | UltralyticsConfig, Field(
 
 
 class TrackerConfig(_Cfg):
-    high_score: float = Field(default=0.5, gt=0, le=1, description="boxes at or above start and continue tracks")
+    high_score: float = Field(default=0.3, gt=0, le=1, description="boxes at or above start and continue tracks")
     low_score: float = Field(default=0.1, ge=0, le=1, description="boxes between low and high only continue tracks "
                              "(second association stage: partly hidden people)")
     lost_buffer_s: float = Field(default=1.0, ge=0, description="how long a lost track waits to be found again: "
                                  "longer bridges longer occlusions, and risks giving the id to someone else")
+    low_min_iou: float = Field(default=0.2, ge=0, le=1, description="a low-score box continues a track only if "
+                               "it overlaps the track's predicted box this much (ByteTrack's second stage): a weak "
+                               "box far away is someone else, or nothing")
+    max_speed: float = Field(default=1.0, gt=0, description="largest velocity a track predicts with, in box "
+                             "diagonals per detection step")
     min_hits: int = Field(default=2, ge=1, description="detections before a new track is reported")
-    max_jump: float = Field(default=1.5, gt=0, description="largest distance (in box diagonals) between a track's "
-                            "prediction and a detection it may take")
+    max_jump: float = Field(default=1.0, gt=0, description="largest distance between a track's prediction and a "
+                            "detection it may take, in diagonals of the smaller of the two boxes")
 
 
 class LineConfig(_Cfg):

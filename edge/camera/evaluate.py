@@ -14,7 +14,8 @@ A truth file (YAML) states the clip, the line (pixels), its inside point, and ev
 Scoring matches counted crossings to true ones of the same direction within ``tolerance`` frames (Hungarian on
 frame distance): precision and recall say whether the right events were counted; the *count error*
 ``|counted in - true in| + |counted out - true out|`` is what an operator sees on the dashboard (a missed and a
-spurious crossing cancel in it, which is why both are reported).
+spurious crossing cancel in it, which is why both are reported). Over several clips the count error is the sum of the
+clips' own errors. Crossings in a clip's first ``WARMUP_FRAMES`` frames are not scored (``score``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from mallsense.yamlconf import validate_file
 
 Point = tuple[float, float]
+WARMUP_FRAMES = 10  # crossings in a clip's first frames are not scored (see ``score``)
 
 
 class TruthFile(BaseModel):
@@ -66,6 +68,7 @@ class Score:
     counted_in: int
     counted_out: int
     matched: int
+    clips_error: int | None = None  # several clips: the sum of their own count errors (no cancelling across clips)
 
     @property
     def truth(self) -> int:
@@ -85,6 +88,8 @@ class Score:
 
     @property
     def count_error(self) -> int:
+        if self.clips_error is not None:
+            return self.clips_error
         return abs(self.counted_in - self.true_in) + abs(self.counted_out - self.true_out)
 
     def line(self, name: str = "") -> str:
@@ -102,13 +107,21 @@ def _matches(truth: Sequence[int], counted: Sequence[int], tolerance: int) -> in
     return int(sum(cost[r, c] <= tolerance for r, c in zip(rows, cols, strict=True)))
 
 
-def score(truth: Sequence[tuple[int, str]], counted: Sequence[tuple[int, str]], tolerance: int = 15) -> Score:
-    """Both as ``(frame, direction)`` pairs; ``tolerance`` in frames."""
+def score(truth: Sequence[tuple[int, str]], counted: Sequence[tuple[int, str]], tolerance: int = 15,
+          warmup: int = WARMUP_FRAMES) -> Score:
+    """Both as ``(frame, direction)`` pairs; ``tolerance`` in frames. Crossings, true or counted, in the first
+    ``warmup`` frames are left out: a person already on the line when the clip starts crosses before any tracker
+    has seen them on the other side, and a live camera has no first frame."""
+    truth = [(f, d) for f, d in truth if f >= warmup]
+    counted = [(f, d) for f, d in counted if f >= warmup]
     by = {d: ([f for f, x in truth if x == d], [f for f, x in counted if x == d]) for d in ("in", "out")}
     matched = sum(_matches(t, c, tolerance) for t, c in by.values())
     return Score(len(by["in"][0]), len(by["out"][0]), len(by["in"][1]), len(by["out"][1]), matched)
 
 
 def combined(scores: Sequence[Score]) -> Score:
+    """Totals over clips; the count error is the sum of each clip's own (a miss in one clip and a spurious
+    crossing in another do not cancel)."""
     return Score(*(sum(getattr(s, k) for s in scores)
-                   for k in ("true_in", "true_out", "counted_in", "counted_out", "matched")))
+                   for k in ("true_in", "true_out", "counted_in", "counted_out", "matched")),
+                 clips_error=sum(s.count_error for s in scores))

@@ -5,8 +5,10 @@ Per detection step:
 1. every track predicts its box centre from its velocity (pixels per step), however many steps it has been lost;
 2. high-score boxes are matched to all tracks (Hungarian on ``1 - IoU + distance/diagonal``, gated by
    ``max_jump`` box diagonals from the prediction, the gate widening while a track is lost);
-3. low-score boxes (partly hidden, half out of the picture) are matched to the tracks still unmatched; they
-   continue tracks but never start one: this is ByteTrack's idea, and what keeps ids through short occlusions;
+3. low-score boxes (partly hidden, half out of the picture) are matched to the tracks still unmatched, and only
+   where they overlap the prediction (``low_min_iou``); they continue tracks but never start one: this is
+   ByteTrack's idea, and what keeps ids through short occlusions without letting a track leap to a weak box
+   elsewhere (a shop-window mannequin's track jumping to a passer-by's faint box and "crossing" the line);
 4. unmatched high-score boxes start tentative tracks; a tentative track that misses a step is dropped; a confirmed
    one waits ``lost_buffer_s`` to be found again, then is removed.
 
@@ -54,7 +56,7 @@ class Track:
         return self.box + np.array([shift[0], shift[1], shift[0], shift[1]])
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of boxes a (N×4) and b (M×4)."""
     x0 = np.maximum(a[:, None, 0], b[None, :, 0])
     y0 = np.maximum(a[:, None, 1], b[None, :, 1])
@@ -89,7 +91,7 @@ class ByteTracker:
         low = np.nonzero((dets.score >= self.cfg.low_score) & (dets.score < self.cfg.high_score))[0]
         pairs, free_tracks, free_high = self._associate(list(range(len(self.tracks))), high, dets)
         active = [t for t in free_tracks if self.tracks[t].confirmed]
-        more, free_after_low, _ = self._associate(active, low, dets)
+        more, free_after_low, _ = self._associate(active, low, dets, min_iou=self.cfg.low_min_iou)
         pairs += more
         matched: list[Track] = []
         for t, d in pairs:
@@ -112,8 +114,9 @@ class ByteTracker:
         self.tracks = kept
         return matched
 
-    def _associate(self, track_idx: list[int], det_idx: np.ndarray, dets: Detections):
-        """Hungarian matching; returns (pairs, unmatched track indices, unmatched detection indices)."""
+    def _associate(self, track_idx: list[int], det_idx: np.ndarray, dets: Detections, min_iou: float = 0.0):
+        """Hungarian matching; returns (pairs, unmatched track indices, unmatched detection indices). Pairs
+        overlapping less than ``min_iou`` (IoU with the prediction) are not allowed."""
         if not track_idx or len(det_idx) == 0:
             return [], track_idx, list(det_idx)
         tracks = [self.tracks[i] for i in track_idx]
@@ -121,13 +124,18 @@ class ByteTracker:
         pred = np.stack([t.predicted_box() for t in tracks])
         centers = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2])
         pred_c = np.column_stack([(pred[:, 0] + pred[:, 2]) / 2, (pred[:, 1] + pred[:, 3]) / 2])
+        # distances in box diagonals, of the smaller of the two boxes: a small, far person is not the next step of
+        # a large near box (a box cut by the frame edge, or a person walking out of the picture, is large)
         diag = np.array([max(t.diagonal, 1.0) for t in tracks])
-        dist = np.linalg.norm(pred_c[:, None, :] - centers[None, :, :], axis=2) / diag[:, None]
+        det_diag = np.maximum(np.hypot(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]), 1.0)
+        dist = np.linalg.norm(pred_c[:, None, :] - centers[None, :, :], axis=2) / np.minimum(diag[:, None],
+                                                                                             det_diag[None, :])
         # the gate widens a little while a track is lost (at most +50 %), and by half for a track without velocity
         gate = np.array([self.cfg.max_jump * (1 + 0.1 * min(t.missed, 5)) * (1.0 if t.hits > 1 else 1.5)
                          for t in tracks])
-        cost = 1 - _iou(pred, boxes) + dist
-        cost[dist > gate[:, None]] = INFEASIBLE
+        iou = box_iou(pred, boxes)
+        cost = 1 - iou + dist
+        cost[(dist > gate[:, None]) | (iou < min_iou)] = INFEASIBLE
         rows, cols = linear_sum_assignment(cost)
         pairs = [(track_idx[r], int(det_idx[c])) for r, c in zip(rows, cols, strict=True) if cost[r, c] < INFEASIBLE]
         used_t = {p[0] for p in pairs}
@@ -138,7 +146,12 @@ class ByteTracker:
         old_center, steps = track.center, track.missed + 1
         track.box, track.score = box.astype(np.float64), score
         step_velocity = (track.center - old_center) / steps
-        track.velocity = step_velocity if track.hits == 1 else 0.5 * track.velocity + 0.5 * step_velocity
+        velocity = step_velocity if track.hits == 1 else 0.5 * track.velocity + 0.5 * step_velocity
+        # a person's speed is bounded: a step longer than that is an id switch or a jumpy box, and extrapolating
+        # it would steer the track into someone else
+        limit = self.cfg.max_speed * max(min(track.diagonal, float(np.hypot(*(box[2:] - box[:2])))), 1.0)
+        speed = float(np.hypot(*velocity))
+        track.velocity = velocity if speed <= limit else velocity * (limit / speed)
         track.hits += 1
         track.missed = 0
         track.confirmed = track.confirmed or track.hits >= self.cfg.min_hits

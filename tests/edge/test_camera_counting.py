@@ -117,6 +117,36 @@ def test_tracker_drops_lost_tracks_after_the_buffer_and_low_scores_start_nothing
     assert tracker.update(boxes((10, 10), score=0.2)) == []
 
 
+def test_a_static_track_does_not_leap_to_a_weak_box_elsewhere():
+    """The mannequin case of the corridor clip: a still object's track, hidden for a moment, must not continue on
+    a passer-by's faint box two body widths away (and so "cross" a line between them)."""
+    tracker = ByteTracker(TrackerConfig(lost_buffer_s=1.0), steps_per_s=25, first_id=0)
+    for _ in range(5):
+        tracker.update(boxes((300, 100), size=60))
+    assert tracker.update(boxes((250, 100), size=50, score=0.2)) == []  # near, but IoU 0.04 with the prediction
+    assert tracker.update(boxes((300, 104), size=60, score=0.2))[0].id == 0  # a weak box where it stands: kept
+
+
+def test_a_large_edge_box_does_not_take_a_small_far_person():
+    """A person leaving the picture makes a tall box at the edge; a small person one such diagonal away is not its
+    next step (the gate is measured in the smaller box's diagonal; in the big box's, 1.03 of them, a 1.5 gate would
+    let it through)."""
+    tracker = ByteTracker(TrackerConfig(max_jump=1.5), steps_per_s=25, first_id=0)
+    for _ in range(3):
+        tracker.update(Detections.from_lists([[520, 0, 596, 240]], [0.9]))
+    found = tracker.update(Detections.from_lists([[287, 134, 316, 165]], [0.9]))
+    assert [t.id for t in found] != [0]
+
+
+def test_a_switch_like_jump_does_not_set_a_runaway_velocity():
+    tracker = ByteTracker(TrackerConfig(max_jump=3.0), steps_per_s=25, first_id=0)
+    tracker.update(boxes((100, 100), size=40))
+    tracker.update(boxes((101, 100), size=40))
+    tracker.update(boxes((250, 100), size=40))  # 149 px in one step: 2.6 diagonals
+    (track,) = tracker.tracks
+    assert np.hypot(*track.velocity) <= TrackerConfig().max_speed * np.hypot(40, 40) + 1e-9
+
+
 def test_tracker_follows_a_fast_mover_and_two_side_by_side():
     tracker = ByteTracker(TrackerConfig(), steps_per_s=25, first_id=0)
     seen = set()

@@ -1,8 +1,9 @@
 """Real footage: our own ground truth for clips of the shared data (tests/edge/camera_truth/) and how we score.
 
-The truth files are checked on every run (they load, their clip exists, their frames are inside it). Counting the
-clips with the ONNX person model takes minutes on two cores, so that part runs only with
-``MALLSENSE_CAMERA_REAL=1``; it prints per-clip in/out errors and holds the project to its measured result.
+The truth files are checked on every run (they load, their clip exists, their frames are inside it). The clips are
+then counted twice, with the packaged ONNX person model on every frame and with the deployed edge set-up (the model
+fitted to 640x384 and quantized to int8 by ``mallsense camera-model``, detecting on every 2nd frame); each prints
+per-clip in/out errors and is held to the project's measured result (about two minutes on two cores).
 """
 
 from __future__ import annotations
@@ -22,12 +23,25 @@ from tests.conftest import shared_data
 TRUTH = sorted((Path(__file__).parent / "camera_truth").glob("*.yaml"))
 VIDEO = shared_data() / "video"
 # total absolute count error measured with the packaged ONNX model (docs/camera.md); a regression fails the test
-MEASURED_COUNT_ERROR = 5  # of 7 true crossings: far from the 5 % target, see docs/camera.md
+# total absolute count error (sum of the clips' own errors) measured per set-up, of 21 true crossings scored
+# (docs/camera.md); a regression fails the test. The 5 % target (1 of 21) is met by the packaged model on every frame
+# only; the fast edge set-up counts 4 wrong.
+MEASURED_COUNT_ERROR = {"packaged model, every frame": 1, "int8 640x384, detect_every 2": 4}
 needs_video = pytest.mark.skipif(not VIDEO.is_dir(), reason=f"no shared video data at {VIDEO}")
 
 
 def test_there_are_at_least_three_annotated_clips():
     assert len({load_truth(p).clip for p in TRUTH}) >= 3
+
+
+def test_scores_leave_out_the_warm_up_and_do_not_cancel_across_clips():
+    early = score([(3, "out"), (40, "in")], [(41, "in")])
+    assert (early.truth, early.count_error, early.recall) == (1, 0, 1.0)  # frame 3 is before the warm-up
+    assert score([(3, "out"), (40, "in")], [(41, "in")], warmup=0).count_error == 1
+    missed, spurious = score([(50, "in")], []), score([], [(60, "in")])
+    total = combined([missed, spurious])
+    assert (total.true_in, total.counted_in) == (1, 1)  # the totals agree …
+    assert total.count_error == 2  # … but each clip was wrong once
 
 
 @needs_video
@@ -62,21 +76,38 @@ def test_the_packaged_person_model_finds_the_crowd_and_nothing_on_an_empty_frame
     assert len(detector.detect(frame * 0)) == 0
 
 
+@pytest.fixture(scope="module")
+def edge_model(tmp_path_factory):
+    """The deployed edge model: the packaged one fitted to 640x384 and int8, calibrated on a clip not scored here."""
+    from edge.camera.model_prep import prepare
+
+    if packaged_model("onnx") is None or not VIDEO.is_dir():
+        pytest.skip("needs the packaged model and the shared video")
+    return prepare(packaged_model("onnx"), tmp_path_factory.mktemp("model") / "int8.onnx", 640, 384,
+                   VIDEO / "example_02.mp4")
+
+
 @needs_video
 @pytest.mark.timeout(1200)
-def test_real_clips_count_within_the_measured_error():
+@pytest.mark.parametrize("setup", ["packaged model, every frame", "int8 640x384, detect_every 2"])
+def test_real_clips_count_within_the_measured_error(setup, request):
     from pydantic import TypeAdapter
 
     scores = []
     for path in TRUTH:
         truth = load_truth(path)
-        cfg = CameraSensorConfig(sensor="eval", anchor=truth.anchor,
-                                 detector=TypeAdapter(DetectorConfig).validate_python(truth.detector or {}))
+        spec = dict(truth.detector or {})
+        every = 1
+        if setup.startswith("int8"):
+            spec["model"] = str(request.getfixturevalue("edge_model"))
+            every = 2
+        cfg = CameraSensorConfig(sensor="eval", anchor=truth.anchor, detect_every=every,
+                                 detector=TypeAdapter(DetectorConfig).validate_python(spec))
         line = CountingLine("line", *truth.line, inside=truth.inside)
         result = count_clip(VIDEO / truth.clip, line, cfg, max_frames=truth.frames)
         scores.append(score(truth.crossings, [(c.frame, c.direction) for c in result.crossings]))
         print(scores[-1].line(truth.clip))
     total = combined(scores)
     print(total.line("all clips"))
-    assert total.count_error <= MEASURED_COUNT_ERROR
-
+    assert total.truth == 21  # 23 annotated, two in the clips' first frames (not scored: evaluate.WARMUP_FRAMES)
+    assert total.count_error <= MEASURED_COUNT_ERROR[setup]

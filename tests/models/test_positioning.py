@@ -70,6 +70,14 @@ def test_window_rssi_aggregates_per_fix_and_beacon() -> None:
         positioning.window_rssi(np.array([0.0]), ts, beacon, rssi, 3, 1000, "mode")
 
 
+@pytest.mark.parametrize("how", ["mean", "max", "median"])
+def test_window_rssi_with_no_sighting_in_any_window_is_all_missing(how) -> None:
+    """A walk whose windows hold no sighting at all (the median once indexed an empty array)."""
+    R, counts = positioning.window_rssi(np.array([50_000.0, 60_000.0]), np.array([0, 500]), np.array([0, 1]),
+                                        np.array([-70.0, -80.0]), 2, 1000, how)
+    assert counts.sum() == 0 and R.shape == (2, 2) and np.isnan(R).all()
+
+
 # --------------------------------------------------------------------------------------------------------- estimators
 ANCHORS = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 15.0], [25.0, 18.0]])
 
