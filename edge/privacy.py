@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from mallsense.yamlconf import ConfigError
 
 EPOCH = date(2000, 1, 1)
 KEY_HEX_CHARS = 32  # 128-bit device keys
@@ -84,3 +88,50 @@ def mac_bytes(mac: str) -> bytes:
 def is_locally_administered(mac: bytes) -> bool:
     """Randomized MACs set the locally-administered bit (0x02 of the first octet)."""
     return bool(mac[0] & 0x02)
+
+
+def opt_out_hash(secret: bytes, mac: str | bytes) -> str:
+    """The entry of an opt-out list for a device: a WiFi MAC (text or 6 bytes) or a beacon identity (bytes, see
+    ``edge.ble.frames``), keyed with the node secret, so the list itself reveals no address or identity."""
+    raw = mac if isinstance(mac, bytes) else mac_bytes(mac)
+    return hmac.new(secret, b"opt-out|" + raw, hashlib.sha256).hexdigest()
+
+
+class OptOutList:
+    """Devices whose owners opted out: their probes (WiFi) or advertisements (BLE) are dropped at the edge, before
+    any key is computed.
+
+    The file holds one :func:`opt_out_hash` per line (``mallsense wifi-opt-out`` and ``ble-opt-out`` append them);
+    blank lines and ``#`` comments are allowed. A line that is not such a hash is an error naming the file and line.
+    """
+
+    def __init__(self, secret: bytes, hashes: Iterable[str] = ()) -> None:
+        self._secret = secret
+        self._hashes = set(hashes)
+        self._seen: dict[bytes, bool] = {}
+
+    @classmethod
+    def load(cls, secret: bytes, path: Path | None) -> OptOutList:
+        hashes = []
+        if path is not None and path.exists():
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                entry = line.split("#", 1)[0].strip().lower()
+                if not entry:
+                    continue
+                if len(entry) != 64 or any(c not in "0123456789abcdef" for c in entry):
+                    raise ConfigError(path, [(number, "opt-out hash", "not an opt-out hash (64 hex characters)")])
+                hashes.append(entry)
+        return cls(secret, hashes)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def excludes(self, mac: bytes) -> bool:
+        if not self._hashes:
+            return False
+        hit = self._seen.get(mac)
+        if hit is None:
+            if len(self._seen) > 100_000:
+                self._seen.clear()
+            hit = self._seen[mac] = opt_out_hash(self._secret, mac) in self._hashes
+        return hit

@@ -338,20 +338,35 @@ def cmd_wifi(args: argparse.Namespace) -> int:
 
 def cmd_wifi_opt_out(args: argparse.Namespace) -> int:
     """Append a device's opt-out hash to the list the WiFi collectors honour (the MAC itself is not stored)."""
-    from edge.privacy import mac_bytes
-    from edge.wifi.collector import opt_out_hash
+    from edge.privacy import mac_bytes, opt_out_hash
 
     try:
         raw = mac_bytes(args.mac)
     except ValueError as exc:
         raise SettingsError(f"{args.mac!r} is not a MAC address (AA:BB:CC:DD:EE:FF)") from exc
-    entry = opt_out_hash(_device_secret(args.secret_file), raw)
-    args.file.parent.mkdir(parents=True, exist_ok=True)
-    existing = args.file.read_text(encoding="utf-8").split() if args.file.exists() else []
+    _append_opt_out(args.file, opt_out_hash(_device_secret(args.secret_file), raw))
+    return 0
+
+
+def _append_opt_out(path: Path, entry: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existing = path.read_text(encoding="utf-8").split() if path.exists() else []
     if entry not in existing:
-        with args.file.open("a", encoding="utf-8") as out:
+        with path.open("a", encoding="utf-8") as out:
             out.write(entry + "\n")
-    print(f"opted out: {len(set(existing) | {entry})} devices in {args.file}")
+    print(f"opted out: {len(set(existing) | {entry})} devices in {path}")
+
+
+def cmd_ble_opt_out(args: argparse.Namespace) -> int:
+    """Append a beacon identity's opt-out hash to the list the BLE collectors honour (the identity is not stored)."""
+    from edge.ble.collector import beacon_identity
+    from edge.privacy import opt_out_hash
+
+    try:
+        identity = beacon_identity(args.identity)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    _append_opt_out(args.file, opt_out_hash(_device_secret(args.secret_file), identity))
     return 0
 
 
@@ -370,13 +385,14 @@ def cmd_ble(args: argparse.Namespace) -> int:
         stats = run_ble_sensor(site, args.sensor, secret=_device_secret(args.secret_file), broker=broker,
                                outbox_path=args.outbox / f"{sensor.node}.db", stop=_stop_event(),
                                replay=args.replay, speed=args.speed, app_ids=args.app_id or (),
+                               opt_out_file=args.opt_out,
                                scan=ScanConfig(adapter=args.adapter, mode=args.mode))
     except ScannerUnavailable as exc:
         print(f"ble {args.sensor}: {exc}", file=sys.stderr)
         return 2
     print(f"ble {args.sensor}: {stats.advertisements} advertisements, {stats.beacons} beacon frames, "
           f"{stats.published} observations published, {stats.no_beacon} without a beacon, "
-          f"{stats.bad_rssi} with an implausible RSSI")
+          f"{stats.bad_rssi} with an implausible RSSI, {stats.opted_out} opted out")
     return 0
 
 
@@ -465,8 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", default=None, help="Bluetooth adapter for a live scan, e.g. hci0")
     p.add_argument("--mode", choices=["active", "passive"], default="active", help="live scan mode")
     p.add_argument("--app-id", action="append", help="member-app beacon UUID or Eddystone namespace (stable keys)")
+    p.add_argument("--opt-out", type=Path, default=None, help="opt-out list (mallsense ble-opt-out): beacons "
+                   "dropped before any key is computed")
     _sensor_arguments(p)
     p.set_defaults(func=cmd_ble)
+
+    p = sub.add_parser("ble-opt-out", help="add a beacon to the BLE opt-out list (stored as a keyed hash)")
+    p.add_argument("identity", help="UUID:major:minor (iBeacon, AltBeacon) or NAMESPACE:INSTANCE (Eddystone-UID)")
+    p.add_argument("--file", type=Path, default=Path("config/ble-opt-out.txt"), help="the opt-out list")
+    p.add_argument("--secret-file", type=Path, default=None, help="the nodes' device-key secret")
+    p.set_defaults(func=cmd_ble_opt_out)
 
     from edge.camera.cli import register as register_camera
     from mallsense.plan_import import register as register_import_plan

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 from edge.batching import SensorStream
 from edge.ble.frames import Advertisement, EddystoneUid, beacons
-from edge.privacy import DeviceKeyer
+from edge.privacy import DeviceKeyer, OptOutList
 from mallsense.contract import TS_MAX_MS, TS_MIN_MS, BleObs, Kind
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class CollectorStats:
     no_beacon: int = 0  # advertisements without any beacon frame
     bad_rssi: int = 0  # beacon frames dropped for an implausible RSSI
     bad_ts: int = 0  # advertisements with a timestamp outside the contract's range
+    opted_out: int = 0  # beacon frames of identities on the opt-out list (dropped before any key is computed)
 
 
 def _app_id(text: str) -> str:
@@ -66,13 +67,14 @@ class BleCollector:
     """
 
     def __init__(self, stream: SensorStream, keyer: DeviceKeyer, *, app_ids: Iterable[str] = (),
-                 batch_ms: int = 1000) -> None:
+                 batch_ms: int = 1000, opt_out: OptOutList | None = None) -> None:
         if stream.kind is not Kind.BLE:
             raise ValueError(f"a BLE collector needs a BLE stream, not {stream.kind}")
         if batch_ms < 1:
             raise ValueError("batch_ms must be positive")
         self.stream, self.keyer, self.batch_ms = stream, keyer, batch_ms
         self.app_ids = frozenset(_app_id(a) for a in app_ids)
+        self.opt_out = opt_out
         self.stats = CollectorStats()
         self._opened_ms: int | None = None  # data time of the open batch's first observation
         self._data_ms = 0  # the latest advertisement time seen
@@ -92,6 +94,9 @@ class BleCollector:
             identity = frame.identity
             if identity is None:
                 self.stats.without_identity += 1
+                continue
+            if self.opt_out is not None and self.opt_out.excludes(identity):
+                self.stats.opted_out += 1
                 continue
             if adv.rssi is None or not -127 <= adv.rssi < 0:
                 self.stats.bad_rssi += 1
@@ -155,3 +160,26 @@ class BleCollector:
             self.flush(clock() if clock is not None else None)
             log.info("BLE collector: %s", asdict(self.stats))
         return self.stats
+
+
+def beacon_identity(text: str) -> bytes:
+    """A beacon's identity as a person reads it off their tag or app → the bytes the collector keys.
+
+    ``UUID:major:minor`` (iBeacon, AltBeacon by convention) → 20 bytes; ``namespace:instance`` (Eddystone-UID, 10
+    and 6 bytes in hex) → 16 bytes. Raises ValueError naming the expected forms."""
+    parts = [p.strip() for p in text.strip().split(":")]
+    try:
+        if len(parts) == 3:
+            uuid = bytes.fromhex(parts[0].replace("-", ""))
+            major, minor = int(parts[1], 0), int(parts[2], 0)
+            if len(uuid) == 16 and 0 <= major < 65536 and 0 <= minor < 65536:
+                return uuid + major.to_bytes(2, "big") + minor.to_bytes(2, "big")
+        elif len(parts) == 2:
+            namespace, instance = bytes.fromhex(parts[0]), bytes.fromhex(parts[1])
+            if len(namespace) == 10 and len(instance) == 6:
+                return namespace + instance
+    except ValueError:
+        pass
+    raise ValueError(f"{text!r} is not a beacon identity: give UUID:major:minor (iBeacon, AltBeacon; major and minor "
+                     "0-65535) or NAMESPACE:INSTANCE (Eddystone-UID, 20 and 12 hex digits)")
+

@@ -14,7 +14,7 @@ from edge.ble.collector import BleCollector, CollectorStats
 from edge.ble.ranging import AppRanging, RangingConfig, to_obs
 from edge.ble.scanner import BleScanner, ScanConfig
 from edge.outbox import Outbox
-from edge.privacy import DeviceKeyer
+from edge.privacy import DeviceKeyer, OptOutList
 from edge.publisher import BrokerConfig, sensor_outbox
 from mallsense.contract import Kind
 from mallsense.site import Sensor, Site
@@ -30,10 +30,11 @@ def ble_sensor(site: Site, sensor_id: str) -> Sensor:
 
 
 def build_collector(site: Site, sensor_id: str, outbox: Outbox, secret: bytes,
-                    app_ids: Iterable[str] = ()) -> BleCollector:
+                    app_ids: Iterable[str] = (), opt_out_file: Path | None = None) -> BleCollector:
     sensor = ble_sensor(site, sensor_id)
     keyer = DeviceKeyer(secret, site=site.site.id, tz=site.site.timezone, rotation_days=site.site.rotation_days)
-    return BleCollector(SensorStream(outbox, site.site.id, sensor.node, Kind.BLE, sensor_id), keyer, app_ids=app_ids)
+    return BleCollector(SensorStream(outbox, site.site.id, sensor.node, Kind.BLE, sensor_id), keyer, app_ids=app_ids,
+                        opt_out=OptOutList.load(secret, opt_out_file))
 
 
 def replay_source(path: Path, speed: float | None):
@@ -52,12 +53,12 @@ def replay_source(path: Path, speed: float | None):
 def run_ble_sensor(site: Site, sensor_id: str, *, secret: bytes, broker: BrokerConfig | None,
                    outbox_path: Path | None, stop: threading.Event, replay: Path | None = None,
                    speed: float | None = None, scan: ScanConfig | None = None, app_ids: Iterable[str] = (),
-                   drain_timeout_s: float = 30.0) -> CollectorStats:
+                   opt_out_file: Path | None = None, drain_timeout_s: float = 30.0) -> CollectorStats:
     """Replay ``replay`` or scan live with ``scan`` until the source ends or ``stop`` is set."""
     node = ble_sensor(site, sensor_id).node
     with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"ble {sensor_id}",
                        drain_timeout_s=drain_timeout_s) as out:
-        collector = build_collector(site, sensor_id, out.outbox, secret, app_ids)
+        collector = build_collector(site, sensor_id, out.outbox, secret, app_ids, opt_out_file)
         if replay is not None and not speed:
             stats = collector.replay(replay_source(replay, None))
         else:

@@ -13,15 +13,11 @@ Two streams go to the node's outbox through the contract: ``wifi`` sightings (on
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from edge.batching import SensorStream
-from edge.privacy import DeviceKeyer, mac_bytes
+from edge.privacy import DeviceKeyer, OptOutList
 from edge.wifi.devices import DeviceEstimator, IntervalEstimate, Sighting
 from edge.wifi.frames import FrameStats, ProbeRequest, parse_frame
 from mallsense.contract import WifiCountObs, WifiObs
@@ -36,51 +32,6 @@ def keyed_sighting(keyer: DeviceKeyer, probe: ProbeRequest) -> Sighting:
     ts_ms = probe.ts_us // 1000
     fp = keyer.key(b"ie|" + probe.signature, ts_ms)[:FP_HEX] if probe.signature else None
     return Sighting(ts_ms, keyer.key(probe.src, ts_ms), probe.randomized, fp, probe.seqno, probe.signal_dbm)
-
-
-def opt_out_hash(secret: bytes, mac: str | bytes) -> str:
-    """The entry of an opt-out list for a MAC: keyed with the node secret, so the list itself reveals no MAC."""
-    raw = mac if isinstance(mac, bytes) else mac_bytes(mac)
-    return hmac.new(secret, b"opt-out|" + raw, hashlib.sha256).hexdigest()
-
-
-class OptOutList:
-    """Devices whose owners opted out: their probes are dropped at the edge, before any key is computed.
-
-    The file holds one :func:`opt_out_hash` per line (``mallsense wifi-opt-out`` appends them); blank lines and
-    ``#`` comments are allowed. A line that is not such a hash is an error naming the file and line.
-    """
-
-    def __init__(self, secret: bytes, hashes: Iterable[str] = ()) -> None:
-        self._secret = secret
-        self._hashes = set(hashes)
-        self._seen: dict[bytes, bool] = {}
-
-    @classmethod
-    def load(cls, secret: bytes, path: Path | None) -> OptOutList:
-        hashes = []
-        if path is not None and path.exists():
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                entry = line.split("#", 1)[0].strip().lower()
-                if not entry:
-                    continue
-                if len(entry) != 64 or any(c not in "0123456789abcdef" for c in entry):
-                    raise ValueError(f"{path}:{number}: not an opt-out hash (64 hex characters)")
-                hashes.append(entry)
-        return cls(secret, hashes)
-
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-    def excludes(self, mac: bytes) -> bool:
-        if not self._hashes:
-            return False
-        hit = self._seen.get(mac)
-        if hit is None:
-            if len(self._seen) > 100_000:
-                self._seen.clear()
-            hit = self._seen[mac] = opt_out_hash(self._secret, mac) in self._hashes
-        return hit
 
 
 @dataclass

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from edge.batching import SensorStream
 from edge.outbox import Outbox
-from edge.privacy import DeviceKeyer
+from edge.privacy import DeviceKeyer, OptOutList
 from edge.publisher import BrokerConfig, sensor_outbox
-from edge.wifi.collector import OptOutList, WifiCollector
+from edge.wifi.collector import WifiCollector
 from edge.wifi.config import WifiSensorConfig
 from edge.wifi.devices import DeviceEstimator
 from mallsense.contract import Kind

@@ -12,11 +12,11 @@ import pytest
 
 from edge.batching import SensorStream
 from edge.ble.capture import CaptureReader
-from edge.ble.collector import BleCollector
+from edge.ble.collector import BleCollector, beacon_identity
 from edge.ble.frames import Advertisement
 from edge.ble.replay import ReplayReader, to_line
 from edge.outbox import Outbox
-from edge.privacy import DeviceKeyer
+from edge.privacy import DeviceKeyer, OptOutList, opt_out_hash
 from mallsense.contract import BleBatch, Kind, decode_batch, parse_topic
 from tests.conftest import shared_data
 
@@ -161,3 +161,46 @@ def test_bad_settings():
         BleCollector(SensorStream(box, "demo", "n1", Kind.WIFI, "w1"), keyer)
     with pytest.raises(ValueError, match="app id"):
         BleCollector(SensorStream(box, "demo", "n1", Kind.BLE, "b1"), keyer, app_ids=["not-a-uuid"])
+
+
+def test_beacon_identities_as_people_read_them():
+    assert beacon_identity(f"{MALL_UUID.upper()}:100:7") == identity(MALL_UUID, 100, 7)
+    assert beacon_identity(f"{MALL_UUID.replace('-', '')}:0x64:7") == identity(MALL_UUID, 100, 7)
+    assert beacon_identity(f"{NAMESPACE.hex()}:{INSTANCE.hex()}") == NAMESPACE + INSTANCE
+    for bad in (f"{MALL_UUID}:100", f"{MALL_UUID}:70000:1", "zz:1:2", f"{NAMESPACE.hex()}:0bad", "nothing"):
+        with pytest.raises(ValueError, match="UUID:major:minor"):
+            beacon_identity(bad)
+
+
+def test_an_opted_out_beacon_is_dropped_before_any_key_and_the_list_names_none(tmp_path):
+    secret = b"node-secret-1"
+    listing = tmp_path / "ble-opt-out.txt"
+    listing.write_text(f"# opted out at the desk\n{opt_out_hash(secret, identity(MALL_UUID, 100, 7))}\n\n"
+                       f"{opt_out_hash(secret, NAMESPACE + INSTANCE)}  # Eddystone tag\n")
+    assert MALL_UUID.replace("-", "") not in listing.read_text() and NAMESPACE.hex() not in listing.read_text()
+    path = tmp_path / "ble.jsonl"
+    write_recording(path)
+    box, collector, keyer = box_and_collector(app_ids=[APP_UUID], opt_out=OptOutList.load(secret, listing))
+    stats = collector.replay(ReplayReader(path))
+    # the iBeacon and AltBeacon frames of 100/7 (four, one with a bad RSSI) and the Eddystone-UID frame
+    assert stats.opted_out == 5 and stats.published == 2
+    devs = {o.dev for b, _ in batches(box) for o in b.obs}
+    assert devs == {keyer.stable_key(identity(APP_UUID, 1, 4242)), keyer.key(identity(MALL_UUID, 100, 8), T0)}
+    listing.write_text("not-a-hash\n")
+    with pytest.raises(ValueError, match=r"ble-opt-out.txt:1: opt-out hash"):
+        OptOutList.load(secret, listing)
+
+
+def test_ble_opt_out_command_appends_a_keyed_hash_once(tmp_path, capsys):
+    from mallsense.cli import main
+
+    secret_file, listing = tmp_path / "secret", tmp_path / "opt-out.txt"
+    secret_file.write_bytes(b"s" * 32)
+    for _ in range(2):
+        assert main(["ble-opt-out", f"{MALL_UUID}:100:7", "--file", str(listing),
+                     "--secret-file", str(secret_file)]) == 0
+    assert "1 devices" in capsys.readouterr().out
+    entries = listing.read_text().split()
+    assert len(entries) == 1 and len(entries[0]) == 64 and MALL_UUID.replace("-", "") not in entries[0]
+    assert main(["ble-opt-out", "12:34", "--file", str(listing), "--secret-file", str(secret_file)]) == 2
+    assert "UUID:major:minor" in capsys.readouterr().err

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from edge.outbox import Outbox
+from edge.privacy import OptOutList, opt_out_hash
 from edge.wifi.capture import CaptureError, check_interface, read_capture
-from edge.wifi.collector import OptOutList, opt_out_hash
 from edge.wifi.config import WifiSensorConfig, load_wifi_config
 from edge.wifi.node import build_collector
 from mallsense.contract import Kind, decode_batch, parse_topic
@@ -88,7 +88,7 @@ def test_an_opted_out_device_is_never_recorded(tmp_path: Path):
 def test_a_bad_opt_out_line_names_file_and_line(tmp_path: Path):
     bad = tmp_path / "opt-out.txt"
     bad.write_text(f"{'a' * 64}\n{PI}\n")
-    with pytest.raises(ValueError, match=r"opt-out.txt:2: not an opt-out hash"):
+    with pytest.raises(ValueError, match=r"opt-out.txt:2: opt-out hash: not an opt-out hash"):
         OptOutList.load(SECRET, bad)
 
 
