@@ -28,6 +28,14 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
     return out, scale, (px, py)
 
 
+def to_blob(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """A BGR frame as the network's input (letterboxed to ``size`` (w, h), RGB, ``1 × 3 × h × w`` float32 in
+    [0, 1]); also the letterbox's scale and padding, to map boxes back."""
+    image, scale, pad = letterbox(frame, size)
+    blob = image[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    return np.ascontiguousarray(blob), scale, pad
+
+
 def decode(output: np.ndarray, conf: float, iou: float, classes: list[int] | None) -> Detections:
     """Raw ``(4 + nc) × anchors`` output → boxes in network pixels after NMS."""
     pred = output[0] if output.ndim == 3 else output
@@ -73,9 +81,8 @@ class OnnxDetector:
         return (max(32, round(w * scale / 32) * 32), max(32, round(h * scale / 32) * 32))
 
     def detect(self, frame: np.ndarray) -> Detections:
-        image, scale, (px, py) = letterbox(frame, self._network_size(frame))
-        blob = image[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-        (output,) = self.session.run(None, {self.input_name: np.ascontiguousarray(blob)})[:1]
+        blob, scale, (px, py) = to_blob(frame, self._network_size(frame))
+        (output,) = self.session.run(None, {self.input_name: blob})[:1]
         dets = decode(output, self.cfg.conf, self.cfg.iou, self.cfg.classes)
         if len(dets) == 0:
             return dets

@@ -147,42 +147,32 @@ def _float_head(path: Path) -> list[str]:
 
 def calibration_frames(video: Path, count: int = 48) -> list[np.ndarray]:
     """``count`` frames spread evenly over a video file (BGR), for quantization."""
-    import cv2
+    from edge.camera.source import frame_count, frames_at
 
-    cap = cv2.VideoCapture(str(video))
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    if not cap.isOpened() or total <= 0:
-        cap.release()
+    total = frame_count(video)
+    if total <= 0:
         raise ModelPrepError(f"cannot read frames from {video}")
-    wanted = set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist())
-    frames = []
-    for index in range(total):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if index in wanted:
-            frames.append(frame)
-    cap.release()
+    frames = frames_at(video, np.linspace(0, total - 1, min(count, total)).round().astype(int))
     if not frames:
         raise ModelPrepError(f"no frame could be decoded from {video}")
     return frames
 
 
 def network_input(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The detector's own preprocessing (letterbox, RGB, CHW, [0, 1]) of one frame."""
-    from edge.camera.detect_onnx import letterbox
+    """The detector's own preprocessing (``edge.camera.detect_onnx.to_blob``) of one frame."""
+    from edge.camera.detect_onnx import to_blob
 
-    image, _, _ = letterbox(frame, (width, height))
-    return (image[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0).copy()
+    return to_blob(frame, (width, height))[0]
 
 
 def video_size(video: Path) -> tuple[int, int]:
     """A video file's frame size (w, h); ModelPrepError when it cannot be read."""
-    import cv2
+    from edge.camera.source import probe
 
-    cap = cv2.VideoCapture(str(video))
-    size = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    cap.release()
+    try:
+        _, size = probe(str(video))
+    except ValueError as exc:
+        raise ModelPrepError(f"cannot read frames from {video}") from exc
     if min(size) <= 0:
         raise ModelPrepError(f"cannot read frames from {video}")
     return size

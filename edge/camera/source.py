@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,22 +73,37 @@ def read_file(path: str | Path, *, start_ms: int = 0, paced: bool = False,
         cap.release()
 
 
-def background_from(path: str | Path, samples: int = 25) -> np.ndarray | None:
-    """Median of frames spread over a file: the empty scene, as long as nobody stands still throughout."""
+def frame_count(path: str | Path) -> int:
+    """The number of frames a video file declares (0 when it cannot be opened)."""
     cap = cv2.VideoCapture(str(path))
     try:
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        if total <= 0:
-            return None
+        return max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+    finally:
+        cap.release()
+
+
+def frames_at(path: str | Path, indices: Iterable[int]) -> list[np.ndarray]:
+    """The frames of a video file at these indices (by seeking), leaving out any that cannot be decoded."""
+    cap = cv2.VideoCapture(str(path))
+    try:
         frames = []
-        for i in np.linspace(0, total - 1, min(samples, total)).astype(int):
+        for i in indices:
             cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
             ok, image = cap.read()
             if ok:
                 frames.append(image)
-        return np.median(np.stack(frames), axis=0).astype(np.uint8) if frames else None
+        return frames
     finally:
         cap.release()
+
+
+def background_from(path: str | Path, samples: int = 25) -> np.ndarray | None:
+    """Median of frames spread over a file: the empty scene, as long as nobody stands still throughout."""
+    total = frame_count(path)
+    if total <= 0:
+        return None
+    frames = frames_at(path, np.linspace(0, total - 1, min(samples, total)).astype(int))
+    return np.median(np.stack(frames), axis=0).astype(np.uint8) if frames else None
 
 
 class LiveSource:

@@ -4,7 +4,7 @@ Per detection step:
 
 1. every track predicts its box centre from its velocity (pixels per step), however many steps it has been lost;
 2. high-score boxes are matched to all tracks (Hungarian on ``1 - IoU + distance/diagonal``, gated by
-   ``max_jump`` box diagonals from the prediction, the gate widening while a track is lost);
+   ``max_jump`` diagonals of the smaller box from the prediction, the gate widening while a track is lost);
 3. low-score boxes (partly hidden, half out of the picture) are matched to the tracks still unmatched, and only
    where they overlap the prediction (``low_min_iou``); they continue tracks but never start one: this is
    ByteTrack's idea, and what keeps ids through short occlusions without letting a track leap to a weak box
@@ -149,7 +149,7 @@ class ByteTracker:
         velocity = step_velocity if track.hits == 1 else 0.5 * track.velocity + 0.5 * step_velocity
         # a person's speed is bounded: a step longer than that is an id switch or a jumpy box, and extrapolating
         # it would steer the track into someone else
-        limit = self.cfg.max_speed * max(min(track.diagonal, float(np.hypot(*(box[2:] - box[:2])))), 1.0)
+        limit = self.cfg.max_speed * max(track.diagonal, 1.0)  # the new box's diagonal
         speed = float(np.hypot(*velocity))
         track.velocity = velocity if speed <= limit else velocity * (limit / speed)
         track.hits += 1
