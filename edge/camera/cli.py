@@ -61,11 +61,17 @@ def _detector_from_args(args: argparse.Namespace, base: dict) -> DetectorConfig:
     spec = dict(base)
     if args.detector and args.detector != spec.get("type"):
         spec = {"type": args.detector}
-    for key, value in (("model", args.model), ("imgsz", args.imgsz), ("person_area_px", args.person_area),
-                       ("process_width", args.process_width)):
-        if value is not None:
-            spec[key] = value
+    if "type" not in spec and args.model:
+        spec["type"] = "ultralytics" if str(args.model).endswith(".pt") else "onnx"
     spec.setdefault("type", "motion")
+    # over several truth files each option applies to the clips whose detector has it (--model sets the network of
+    # the clips counted with one and leaves the overhead clips on the motion detector); on one clip, all apply
+    network = spec["type"] in ("onnx", "ultralytics")
+    for key, value, applies in (("model", args.model, network), ("imgsz", args.imgsz, network),
+                                ("person_area_px", args.person_area, not network),
+                                ("process_width", args.process_width, not network)):
+        if value is not None and (applies or not args.truth_many):
+            spec[key] = value
     return TypeAdapter(DetectorConfig).validate_python(spec)
 
 

@@ -94,7 +94,7 @@ def test_fitted_model_runs_at_the_new_size_and_finds_the_same_people(derived):
 @needs_video
 def test_int8_model_is_smaller_and_finds_the_same_people_on_clips_it_was_not_calibrated_on(derived):
     fitted, int8 = derived
-    assert int8.stat().st_size < 0.35 * fitted.stat().st_size
+    assert int8.stat().st_size < 0.4 * fitted.stat().st_size  # int8 but the class branch (float, ~10 % of weights)
     frames = _frames()
     found, total = agreement(fitted, int8, frames)
     back, total_back = agreement(int8, fitted, frames)

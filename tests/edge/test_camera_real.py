@@ -1,9 +1,11 @@
 """Real footage: our own ground truth for clips of the shared data (tests/edge/camera_truth/) and how we score.
 
-The truth files are checked on every run (they load, their clip exists, their frames are inside it). The clips are
-then counted twice, with the packaged ONNX person model on every frame and with the deployed edge set-up (the model
-fitted to 640x384 and quantized to int8 by ``mallsense camera-model``, detecting on every 2nd frame); each prints
-per-clip in/out errors and is held to the project's measured result (about two minutes on two cores).
+The truth files are checked on every run (they load, their clip exists, their frames are inside it). Each clip names
+its detector: the two side and oblique views the packaged ONNX person model, the two straight-down views the
+weight-free motion detector. The clips are then counted in two set-ups: every frame, with the packaged model as it
+ships; and the deployed real-time edge set-up, detecting on every 2nd frame with the model fitted to 640x384 and
+quantized to int8 by ``mallsense camera-model``. Each prints per-clip in/out errors and is held to the project's
+measured result (about three minutes on two cores).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from tests.conftest import shared_data
 
 TRUTH = sorted((Path(__file__).parent / "camera_truth").glob("*.yaml"))
 VIDEO = shared_data() / "video"
-# total absolute count error measured with the packaged ONNX model (docs/camera.md); a regression fails the test
-# total absolute count error (sum of the clips' own errors) measured per set-up, of 21 true crossings scored
-# (docs/camera.md); a regression fails the test. The 5 % target (1 of 21) is met by the packaged model on every frame
-# only; the fast edge set-up counts 4 wrong.
-MEASURED_COUNT_ERROR = {"packaged model, every frame": 1, "int8 640x384, detect_every 2": 4}
+# total absolute count error (sum of the clips' own errors) measured per set-up, of 62 true crossings scored
+# (docs/camera.md), far from the 5 % target (3 of 62). SLACK: int8 outputs differ a little between onnxruntime
+# releases and CPU instruction sets (the same int8 set-up counted the hall clip with 1 error on an AVX-512 machine
+# and 5 on this AVX2 one), so the test allows two more errors than measured; more than that is a regression.
+MEASURED_COUNT_ERROR = {"every frame, packaged model": 13, "int8 640x384, detect_every 2": 10}
+SLACK = 2
+SCORED_CROSSINGS = 62  # 64 annotated, two in the hall clip's first frames (not scored: evaluate.WARMUP_FRAMES)
 needs_video = pytest.mark.skipif(not VIDEO.is_dir(), reason=f"no shared video data at {VIDEO}")
 
 
@@ -78,7 +82,8 @@ def test_the_packaged_person_model_finds_the_crowd_and_nothing_on_an_empty_frame
 
 @pytest.fixture(scope="module")
 def edge_model(tmp_path_factory):
-    """The deployed edge model: the packaged one fitted to 640x384 and int8, calibrated on a clip not scored here."""
+    """The deployed edge model: the packaged one fitted to 640x384 and int8, its activation ranges calibrated on the
+    hall clip's frames (calibration reads pixel statistics only, never the annotations)."""
     from edge.camera.model_prep import prepare
 
     if packaged_model("onnx") is None or not VIDEO.is_dir():
@@ -89,7 +94,7 @@ def edge_model(tmp_path_factory):
 
 @needs_video
 @pytest.mark.timeout(1200)
-@pytest.mark.parametrize("setup", ["packaged model, every frame", "int8 640x384, detect_every 2"])
+@pytest.mark.parametrize("setup", list(MEASURED_COUNT_ERROR))
 def test_real_clips_count_within_the_measured_error(setup, request):
     from pydantic import TypeAdapter
 
@@ -99,8 +104,9 @@ def test_real_clips_count_within_the_measured_error(setup, request):
         spec = dict(truth.detector or {})
         every = 1
         if setup.startswith("int8"):
-            spec["model"] = str(request.getfixturevalue("edge_model"))
             every = 2
+            if spec.get("type") == "onnx":
+                spec["model"] = str(request.getfixturevalue("edge_model"))
         cfg = CameraSensorConfig(sensor="eval", anchor=truth.anchor, detect_every=every,
                                  detector=TypeAdapter(DetectorConfig).validate_python(spec))
         line = CountingLine("line", *truth.line, inside=truth.inside)
@@ -109,5 +115,5 @@ def test_real_clips_count_within_the_measured_error(setup, request):
         print(scores[-1].line(truth.clip))
     total = combined(scores)
     print(total.line("all clips"))
-    assert total.truth == 21  # 23 annotated, two in the clips' first frames (not scored: evaluate.WARMUP_FRAMES)
-    assert total.count_error <= MEASURED_COUNT_ERROR[setup]
+    assert total.truth == SCORED_CROSSINGS
+    assert total.count_error <= MEASURED_COUNT_ERROR[setup] + SLACK
