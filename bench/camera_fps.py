@@ -5,8 +5,8 @@ is the real-time factor: frames processed per second over the clip's own frame r
 stream of that size on this machine). The packaged ONNX model is measured at ``detect_every`` 1 and 5, and the
 derived models of ``mallsense camera-model`` (input fitted to 640x384, float32 and int8) at 1 and 2, each ONNX row
 with its speed as a ratio of the packaged 640x640 model's in the same run. With ultralytics installed, the ``.pt``
-model and ultralytics' own ``solutions.ObjectCounter`` run on the same clip and line in the same run (counts and
-speed); without it those rows say so.
+model and ultralytics' own ``solutions.ObjectCounter`` (which also needs shapely and lap) run on the same clip and
+line in the same run (counts and speed); without them those rows say so.
 
     .venv/bin/python bench/camera_fps.py [--clip example_03.mp4] [--frames 150] [--line 430,180,640,180]
 """
@@ -44,15 +44,18 @@ def object_counter(clip: Path, line: CountingLine, frames: int) -> str:
     except ImportError:
         return f"{'ultralytics ObjectCounter':<44} skipped: ultralytics (torch) not installed"
     model = packaged_model("ultralytics")
-    counter = solutions.ObjectCounter(model=str(model), region=[line.a, line.b], show=False, verbose=False)
     cap = cv2.VideoCapture(str(clip))
     began, n = time.perf_counter(), 0
-    while n < frames:
-        ok, image = cap.read()
-        if not ok:
-            break
-        counter(image)
-        n += 1
+    try:  # the solution imports what it needs (shapely, and lap for its tracker) only when built and first run
+        counter = solutions.ObjectCounter(model=str(model), region=[line.a, line.b], show=False, verbose=False)
+        while n < frames:
+            ok, image = cap.read()
+            if not ok:
+                break
+            counter(image)
+            n += 1
+    except ImportError as exc:
+        return f"{'ultralytics ObjectCounter':<44} skipped: {exc} (pip install shapely lap)"
     wall = time.perf_counter() - began
     fps = cap.get(cv2.CAP_PROP_FPS)
     return (f"{'ultralytics ObjectCounter (.pt)':<44} {n:>4} frames {n / wall:7.1f} frames/s "
