@@ -359,7 +359,7 @@ def _append_opt_out(path: Path, entry: str) -> None:
 
 def cmd_ble_opt_out(args: argparse.Namespace) -> int:
     """Append a beacon identity's opt-out hash to the list the BLE collectors honour (the identity is not stored)."""
-    from edge.ble.collector import beacon_identity
+    from edge.ble.frames import beacon_identity
     from edge.privacy import opt_out_hash
 
     try:

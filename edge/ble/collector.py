@@ -160,26 +160,3 @@ class BleCollector:
             self.flush(clock() if clock is not None else None)
             log.info("BLE collector: %s", asdict(self.stats))
         return self.stats
-
-
-def beacon_identity(text: str) -> bytes:
-    """A beacon's identity as a person reads it off their tag or app → the bytes the collector keys.
-
-    ``UUID:major:minor`` (iBeacon, AltBeacon by convention) → 20 bytes; ``namespace:instance`` (Eddystone-UID, 10
-    and 6 bytes in hex) → 16 bytes. Raises ValueError naming the expected forms."""
-    parts = [p.strip() for p in text.strip().split(":")]
-    try:
-        if len(parts) == 3:
-            uuid = bytes.fromhex(parts[0].replace("-", ""))
-            major, minor = int(parts[1], 0), int(parts[2], 0)
-            if len(uuid) == 16 and 0 <= major < 65536 and 0 <= minor < 65536:
-                return uuid + major.to_bytes(2, "big") + minor.to_bytes(2, "big")
-        elif len(parts) == 2:
-            namespace, instance = bytes.fromhex(parts[0]), bytes.fromhex(parts[1])
-            if len(namespace) == 10 and len(instance) == 6:
-                return namespace + instance
-    except ValueError:
-        pass
-    raise ValueError(f"{text!r} is not a beacon identity: give UUID:major:minor (iBeacon, AltBeacon; major and minor "
-                     "0-65535) or NAMESPACE:INSTANCE (Eddystone-UID, 20 and 12 hex digits)")
-

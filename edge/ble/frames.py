@@ -120,6 +120,27 @@ class EddystoneUid(_EddystoneRanged):
         return self.namespace + self.instance
 
 
+def beacon_identity(text: str) -> bytes:
+    """A beacon's identity as a person reads it off their tag or app → the ``identity`` bytes of its frame.
+
+    ``UUID:major:minor`` (iBeacon, AltBeacon by convention) or ``namespace:instance`` (Eddystone-UID, 10 and 6 bytes
+    in hex). Raises ValueError naming the expected forms."""
+    parts = [p.strip() for p in text.strip().split(":")]
+    try:
+        if len(parts) == 3:
+            major, minor = int(parts[1], 0), int(parts[2], 0)
+            if 0 <= major < 65536 and 0 <= minor < 65536:
+                return IBeacon(UUID(hex=parts[0]), major, minor, tx_power=0).identity
+        elif len(parts) == 2:
+            namespace, instance = bytes.fromhex(parts[0]), bytes.fromhex(parts[1])
+            if len(namespace) == 10 and len(instance) == 6:
+                return EddystoneUid(tx_power=0, namespace=namespace, instance=instance).identity
+    except ValueError:
+        pass
+    raise ValueError(f"{text!r} is not a beacon identity: give UUID:major:minor (iBeacon, AltBeacon; major and minor "
+                     "0-65535) or NAMESPACE:INSTANCE (Eddystone-UID, 20 and 12 hex digits)")
+
+
 @dataclass(frozen=True, slots=True)
 class EddystoneUrl(_EddystoneRanged):
     url: str  # a web page, usually shared by many beacons: not a device identity

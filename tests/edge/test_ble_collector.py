@@ -12,8 +12,8 @@ import pytest
 
 from edge.batching import SensorStream
 from edge.ble.capture import CaptureReader
-from edge.ble.collector import BleCollector, beacon_identity
-from edge.ble.frames import Advertisement
+from edge.ble.collector import BleCollector
+from edge.ble.frames import Advertisement, beacon_identity
 from edge.ble.replay import ReplayReader, to_line
 from edge.outbox import Outbox
 from edge.privacy import DeviceKeyer, OptOutList, opt_out_hash
