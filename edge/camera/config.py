@@ -32,6 +32,9 @@ class MotionConfig(_Cfg):
     person_area_px: float | None = Field(default=None, gt=0, description="area of one person seen from above; "
                                          "larger blobs are split into that many people (none: no splitting)")
     process_width: int | None = Field(default=None, ge=64, description="resize to this width first (speed)")
+    exposure_compensation: bool = Field(default=True, description="scale each frame to the background's "
+                                        "brightness first (undoes automatic exposure; off for fixed-exposure "
+                                        "cameras)")
 
 
 class OnnxConfig(_Cfg):

@@ -53,6 +53,7 @@ class Scene:
     fps: float = 25.0
     detect_every: int = 1
     size: tuple[int, int] = SIZE
+    exposure: tuple[tuple[int, float], ...] = ()  # (frame, brightness factor from that frame on): auto exposure
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,8 @@ def render(scene: Scene, seed: int = 0) -> Iterator[np.ndarray]:
             cv2.circle(image, c, 7, tuple(int(v * 0.45) for v in walker.color), cv2.FILLED, cv2.LINE_AA)
         if scene.occluders:
             image[hidden] = base[hidden]
-        yield image
+        factor = next((f for start, f in reversed(scene.exposure) if frame >= start), 1.0)
+        yield image if factor == 1.0 else cv2.convertScaleAbs(image, alpha=factor)
 
 
 def empty_floor(scene: Scene, seed: int = 0) -> np.ndarray:
@@ -197,8 +199,17 @@ def _low_rate() -> Scene:
     ), detect_every=5)  # 5 fps detection: ~34 px between detections
 
 
+def _exposure() -> Scene:
+    # the camera brightens the picture by 15 % within four frames, while both people walk (example_03 does this)
+    steps = tuple((60 + i, 1.0 + 0.0375 * (i + 1)) for i in range(4))
+    return Scene("exposure", 150, (
+        _walk(RED, (0, 60, 100), (140, 600, 100)),
+        _walk(BLUE, (10, 600, 260), (150, 40, 260)),
+    ), exposure=steps)
+
+
 SCENES: dict[str, Callable[[], Scene]] = {
     "jitter": _jitter, "fast": _fast, "side_by_side": _side_by_side, "occlusion": _occlusion,
-    "edge": _edge, "turn_back": _turn_back, "low_rate": _low_rate,
+    "edge": _edge, "turn_back": _turn_back, "low_rate": _low_rate, "exposure": _exposure,
 }
 

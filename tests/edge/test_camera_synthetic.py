@@ -18,10 +18,11 @@ from edge.camera.synthetic import PERSON_AREA, SCENES, empty_floor, ground_truth
 TOLERANCE_FRAMES = 6
 
 
-def run_scene(name: str, process_width: int | None = 320, seed: int = 0):
+def run_scene(name: str, process_width: int | None = 320, seed: int = 0, exposure_compensation: bool = True):
     scene = SCENES[name]()
     cfg = CameraSensorConfig(sensor="cam", detect_every=scene.detect_every,
-                             detector=MotionConfig(person_area_px=PERSON_AREA, process_width=process_width))
+                             detector=MotionConfig(person_area_px=PERSON_AREA, process_width=process_width,
+                                                   exposure_compensation=exposure_compensation))
     detector = MotionDetector(cfg.detector)
     detector.prime(empty_floor(scene, seed))
     pipeline = build_pipeline(cfg, [scene.line], scene.fps, scene.size, detector=detector)
@@ -50,6 +51,14 @@ def test_counts_are_exact_at_full_resolution_and_another_seed(name):
     scene, crossings, _ = run_scene(name, process_width=None, seed=3)
     truth = ground_truth(scene)
     assert sorted(c.direction for c in crossings) == sorted(c.direction for c in truth)
+
+
+def test_a_sudden_change_of_exposure_is_undone_not_counted():
+    """Without compensation the brightened floor is one large foreground blob, split into 'people' who cross."""
+    scene, crossings, ids = run_scene("exposure", exposure_compensation=False)
+    assert len(ids) > len(scene.walkers) or len(crossings) != len(ground_truth(scene))
+    scene, crossings, ids = run_scene("exposure")  # the default: compensated
+    assert len(ids) == len(scene.walkers) and len(crossings) == len(ground_truth(scene)) == 2
 
 
 def test_the_cases_cover_what_the_issue_names():
