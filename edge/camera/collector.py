@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from edge.batching import SensorStream
 from edge.camera.config import CameraSensorConfig
-from edge.camera.pipeline import CameraPipeline, Step
+from edge.camera.pipeline import CameraPipeline, Crossing, Step
 from edge.camera.placement import Placement
 from edge.camera.source import Frame
 from edge.camera.zones import ZoneOccupancy
@@ -75,8 +75,7 @@ class CameraCollector:
         return step
 
     def _publish_step(self, step: Step) -> None:
-        for c in step.crossings:
-            self.crossings.add(CrossingObs(ts=step.ts_ms, line=c.line, dir=c.direction, track=c.track))
+        self._publish_crossings(step.crossings)
         for gone in step.removed:
             self._last_position.pop(gone, None)
             self._last_floor.pop(gone, None)
@@ -104,6 +103,10 @@ class CameraCollector:
                 self.positions.add(PositionObs(ts=step.ts_ms, track=track, floor=self.floor,
                                                x=round(x, 3), y=round(y, 3)))
 
+    def _publish_crossings(self, crossings: list[Crossing]) -> None:
+        for c in crossings:  # at the time of the crossing (released up to ``reversal_s`` later)
+            self.crossings.add(CrossingObs(ts=c.ts_ms, line=c.line, dir=c.direction, track=c.track))
+
     def _add_dwell(self) -> None:
         for d in self._zones.take_finished() if self._zones is not None else []:
             self.dwell[d.zone].visits += 1
@@ -127,7 +130,8 @@ class CameraCollector:
             stream.flush(sent_ms)
 
     def finish(self) -> None:
-        """End of the source: close open dwell visits and every batch."""
+        """End of the source: release held crossings, close open dwell visits and every batch."""
+        self._publish_crossings(self.pipeline.finish())
         if self._zones is not None:
             self._zones.close_all()
             self._add_dwell()

@@ -103,6 +103,9 @@ class CameraSensorConfig(_Cfg):
     margin_px: float = Field(default=10.0, ge=0, description="hysteresis of projected lines")
     detect_every: int = Field(default=1, ge=1, le=30, description="run the detector on every n-th frame "
                               "(crossings are segment tests, so a lower rate still counts fast movers)")
+    reversal_s: float = Field(default=0.5, ge=0, le=5, description="a crossing is reported this much later, and "
+                              "withdrawn with its reversal when its track crosses straight back within it (id "
+                              "swaps in crowds); 0: report at once, withdraw nothing")
     flush_s: float = Field(default=1.0, gt=0, le=60, description="close a batch this often")
     occupancy_every_s: float = Field(default=1.0, gt=0, description="zone occupancy snapshot interval")
     position_every_s: float | None = Field(default=1.0, gt=0, description="floor position per track this often; "

@@ -6,25 +6,23 @@ never published. Drawing is kept apart from counting so the counting code never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 
-from edge.camera.lines import LineCounter
-from edge.camera.pipeline import Step
+from edge.camera.pipeline import CameraPipeline, Step
 
 
-def annotate(image: np.ndarray, step: Step | None, counters: Sequence[LineCounter], frame_index: int) -> np.ndarray:
+def annotate(image: np.ndarray, step: Step | None, pipeline: CameraPipeline, frame_index: int) -> np.ndarray:
     out = image.copy()
-    for counter in counters:
+    totals = pipeline.totals()
+    for counter in pipeline.counters:
         line = counter.line
         a, b = tuple(round(v) for v in line.a), tuple(round(v) for v in line.b)
         cv2.line(out, a, b, (0, 255, 255), 2)
         ix, iy = (round(v) for v in line.inside)
         h, w = out.shape[:2]
         cv2.circle(out, (min(max(ix, 4), w - 5), min(max(iy, 4), h - 5)), 4, (0, 255, 0), -1)
-        text = f"{line.id}: in {counter.totals['in']} out {counter.totals['out']}"
+        text = f"{line.id}: in {totals[line.id]['in']} out {totals[line.id]['out']}"
         cv2.putText(out, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 255), 2)
     cv2.putText(out, f"frame {frame_index}", (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     if step is None:

@@ -15,6 +15,7 @@ import numpy as np
 from edge.camera.config import CameraSensorConfig
 from edge.camera.detect import Detector, build_detector
 from edge.camera.lines import CountingLine, LineCounter
+from edge.camera.reversal import ReversalFilter
 from edge.camera.track import ByteTracker, Track
 
 Point = tuple[float, float]
@@ -37,7 +38,7 @@ class Step:
     ts_ms: int
     tracks: list[Track]  # confirmed tracks detected in this frame
     positions: dict[int, Point]  # their anchor points (pixels)
-    crossings: list[Crossing]
+    crossings: list[Crossing]  # released in this step (each carries its own frame and time: see ``reversal``)
     removed: list[int]  # track ids that ended in this step
 
 
@@ -58,6 +59,8 @@ class CameraPipeline:
         counters: one per counting line, in pixels.
         anchor: ``bottom`` or ``center`` (see :func:`anchor_of`).
         detect_every: process every n-th frame only (the others are skipped: lower load, same counting rule).
+        reversal: holds each crossing a short while and withdraws it if its track crosses straight back
+            (:mod:`edge.camera.reversal`); a step reports the crossings released in it.
     """
 
     detector: Detector
@@ -65,10 +68,12 @@ class CameraPipeline:
     counters: Sequence[LineCounter]
     anchor: str = "center"
     detect_every: int = 1
+    reversal: ReversalFilter = field(default_factory=lambda: ReversalFilter(0))
     frames: int = 0
     steps: int = 0
     busy_s: float = 0.0
     _last_frame: int = field(default=-10**9)
+    _totals: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def step(self, frame_index: int, ts_ms: int, image: np.ndarray) -> Step | None:
         """Process one frame; ``None`` when the frame is skipped (``detect_every``)."""
@@ -79,7 +84,6 @@ class CameraPipeline:
         started = time.perf_counter()
         dets = self.detector.detect(image)
         matched = self.tracker.update(dets)
-        crossings: list[Crossing] = []
         positions: dict[int, Point] = {}
         for track in matched:
             point = anchor_of(track.box, self.anchor)
@@ -88,17 +92,29 @@ class CameraPipeline:
             for counter in self.counters:
                 direction = counter.update(track.id, point)
                 if direction is not None:
-                    crossings.append(Crossing(counter.line.id, direction, track.id, frame_index, ts_ms))
+                    self.reversal.add(Crossing(counter.line.id, direction, track.id, frame_index, ts_ms))
         for gone in self.tracker.removed:
             for counter in self.counters:
                 counter.forget(gone)
+        crossings = self._count(self.reversal.release(ts_ms, self.tracker.removed))
         self.steps += 1
         self.busy_s += time.perf_counter() - started
         return Step(frame_index, ts_ms, [t for t in matched if t.confirmed], positions, crossings,
                     list(self.tracker.removed))
 
+    def finish(self) -> list[Crossing]:
+        """The source ended: the crossings still held are released."""
+        return self._count(self.reversal.drain())
+
+    def _count(self, crossings: list[Crossing]) -> list[Crossing]:
+        for c in crossings:
+            totals = self._totals.setdefault(c.line, {"in": 0, "out": 0})
+            totals[c.direction] += 1
+        return crossings
+
     def totals(self) -> dict[str, dict[str, int]]:
-        return {c.line.id: dict(c.totals) for c in self.counters}
+        """In/out per line of the crossings released so far."""
+        return {c.line.id: dict(self._totals.get(c.line.id, {"in": 0, "out": 0})) for c in self.counters}
 
 
 def build_pipeline(cfg: CameraSensorConfig, lines: Sequence[CountingLine], fps: float,
@@ -108,4 +124,5 @@ def build_pipeline(cfg: CameraSensorConfig, lines: Sequence[CountingLine], fps: 
     tracker = ByteTracker(cfg.tracker, steps_per_s=fps / cfg.detect_every)
     counters = [LineCounter(line, frame_size=frame_size) for line in lines]
     return CameraPipeline(detector or build_detector(cfg.detector), tracker, counters,
-                          anchor=cfg.anchor_point, detect_every=cfg.detect_every)
+                          anchor=cfg.anchor_point, detect_every=cfg.detect_every,
+                          reversal=ReversalFilter(round(cfg.reversal_s * 1000)))

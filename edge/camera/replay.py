@@ -59,10 +59,11 @@ def count_clip(path: Path | str, line: CountingLine, cfg: CameraSensorConfig, *,
             if step is not None:
                 crossings += step.crossings
             if writer is not None:
-                writer.write(annotate(frame.image, step, pipeline.counters, frame.index))
+                writer.write(annotate(frame.image, step, pipeline, frame.index))
+        crossings += pipeline.finish()
     finally:
         if writer is not None:
             writer.release()
     wall = time.perf_counter() - began
-    return ClipResult(crossings, dict(pipeline.counters[0].totals), pipeline.frames, pipeline.steps, wall,
+    return ClipResult(crossings, pipeline.totals()[line.id], pipeline.frames, pipeline.steps, wall,
                       pipeline.busy_s, fps, size)

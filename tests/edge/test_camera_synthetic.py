@@ -32,6 +32,7 @@ def run_scene(name: str, process_width: int | None = 320, seed: int = 0, exposur
         if step is not None:
             crossings += step.crossings
             ids |= set(step.positions)
+    crossings += pipeline.finish()
     return scene, crossings, ids
 
 
