@@ -83,10 +83,9 @@ class MotionDetector:
                 scores.append(HIGH_SCORE if person is None or area / parts >= 0.5 * person else LOW_SCORE)
         return Detections.from_lists(boxes, scores)
 
-
     def _expose(self, small: np.ndarray) -> np.ndarray:
         """Undo the camera's automatic exposure: scale the frame so that its typical pixel is as bright as the
-        background's. A camera that brightens 15 % within five frames (example_03, when a dark-clad crowd leaves
+        background's. A camera that brightens 16 % within five frames (example_03, when a dark-clad crowd leaves
         the view) otherwise turns the whole floor into foreground. People cover less than half of the picture, so
         the median brightness ratio over a grid of pixels is the floor's."""
         if not self.cfg.exposure_compensation:
