@@ -27,10 +27,16 @@ from simulator.run import simulate
 pytestmark = pytest.mark.integration
 SIM_DAY = date(2026, 11, 14)  # a Saturday
 NOW_MS = int(time.time() * 1000)
+# The malformed payloads impersonate node-f1-w, which the test broker allows (no ACLs). Ingest reports a refused
+# batch as settled to its node (by sensor and seq) so the node stops resending it; with seq 0 that report could
+# settle the real node's first batch of cam-f1-west while it still waits in the outbox, and that batch would never
+# be sent (seen once in CI: seq 0 missing). In deployment the per-node ACL (docker/) lets only node-f1-w publish
+# there, so a refused batch is always its own. The vandal therefore uses a seq no real batch reaches in a test day.
+VANDAL_SEQ = 2**40
 
 
 def _valid(node: str, sensor: str, **over) -> bytes:
-    body = {"v": 1, "site": "demo-mall", "node": node, "sensor": sensor, "seq": 0, "sent": NOW_MS,
+    body = {"v": 1, "site": "demo-mall", "node": node, "sensor": sensor, "seq": VANDAL_SEQ, "sent": NOW_MS,
             "kind": "occupancy", "obs": [{"ts": NOW_MS, "zone": "f1-atrium", "count": 3}]}
     body.update(over)
     return json.dumps(body).encode()
