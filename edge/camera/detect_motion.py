@@ -42,7 +42,6 @@ class MotionDetector:
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.open_px, cfg.open_px))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.close_px, cfg.close_px))
         self.mask: np.ndarray | None = None  # last foreground mask (for drawing; never published)
-        self.gain = 1.0  # factor the last frame was scaled by (background brightness / frame brightness)
         self._reference: np.ndarray | None = None  # grey background the exposure is measured against
         self._frames = 0
 
@@ -96,10 +95,10 @@ class MotionDetector:
         elif self._frames % REFERENCE_EVERY == 0:
             self._reference = _grey_grid(self.subtractor.getBackgroundImage())
         ratio = float(np.median(_grey_grid(small) / np.maximum(self._reference, 8.0)))
-        self.gain = 1.0 / ratio if ratio > 0 else 1.0
-        if abs(self.gain - 1.0) < GAIN_DEADBAND:
+        gain = 1.0 / ratio if ratio > 0 else 1.0  # background brightness / frame brightness
+        if abs(gain - 1.0) < GAIN_DEADBAND:
             return small
-        return cv2.convertScaleAbs(small, alpha=self.gain)
+        return cv2.convertScaleAbs(small, alpha=gain)
 
 
 def _grey_grid(image: np.ndarray) -> np.ndarray:

@@ -50,9 +50,10 @@ class ReversalFilter:
         """Crossings whose window has passed by ``now_ms``, and those of tracks that ended (``gone``: they can no
         longer cross back), oldest first."""
         ended = set(gone)
-        out = [c for c in self._held if now_ms - c.ts_ms >= self.window_ms or c.track in ended]
-        if out:
-            self._held = [c for c in self._held if not any(c is o for o in out)]
+        out, kept = [], []
+        for c in self._held:
+            (out if now_ms - c.ts_ms >= self.window_ms or c.track in ended else kept).append(c)
+        self._held = kept
         return out
 
     def drain(self) -> list[_Crossing]:
