@@ -101,7 +101,7 @@ def test_tracker_keeps_ids_through_a_short_gap_and_uses_low_scores():
     ids = {round(t.center[1]): t.id for t in tracker.tracks}
     tracker.update(Detections.empty())  # both hidden for two steps
     tracker.update(Detections.empty())
-    found = tracker.update(boxes((60, 50), score=0.3))  # a low-score box continues the track, at its prediction
+    found = tracker.update(boxes((60, 50), score=0.2))  # a low-score box continues the track, at its prediction
     assert [t.id for t in found] == [ids[50]]
     found = tracker.update(boxes((70, 50), (130, 150)))
     assert sorted(t.id for t in found) == sorted(ids.values())

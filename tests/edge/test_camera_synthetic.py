@@ -72,3 +72,31 @@ def test_the_cases_cover_what_the_issue_names():
     edge = SCENES["edge"]()
     assert edge.size[1] - edge.line.a[1] == 15  # the line is 15 px from the bottom edge
     assert SCENES["occlusion"]().occluders
+
+
+@pytest.mark.parametrize(("high_score", "starts"), [(None, True), (0.5, False)])
+def test_a_piece_smaller_than_half_a_person_starts_a_track_only_at_the_default_threshold(high_score, starts):
+    """The motion detector scores a piece of a person LOW_SCORE: equal to the tracker's default high_score, so at
+    the defaults it starts a track (the rain clip needs that); a camera that raises the threshold lets only
+    person-size blobs start tracks."""
+    import numpy as np
+
+    from edge.camera.config import TrackerConfig
+    from edge.camera.detect_motion import HIGH_SCORE, LOW_SCORE
+    from edge.camera.track import ByteTracker
+
+    floor = np.full((240, 320, 3), 120, np.uint8)
+    detector = MotionDetector(MotionConfig(person_area_px=1600, min_area_px=100))
+    for _ in range(30):  # the empty floor, learnt as a running camera learns it
+        assert len(detector.detect(floor)) == 0
+    tracker = ByteTracker(TrackerConfig() if high_score is None else TrackerConfig(high_score=high_score),
+                          steps_per_s=10, first_id=0)
+    for step in range(4):
+        frame = floor.copy()
+        frame[60:100, 40 + 4 * step:80 + 4 * step] = (40, 60, 170)  # a whole person: 40 x 40 px
+        frame[150:170, 200 + 4 * step:230 + 4 * step] = (200, 230, 90)  # a piece, 20 x 30: under half of 1,600 px²
+        people = detector.detect(frame)
+        assert sorted(people.score.tolist()) == pytest.approx([LOW_SCORE, HIGH_SCORE])
+        tracker.update(people)
+    confirmed = [t for t in tracker.tracks if t.confirmed]
+    assert len(confirmed) == (2 if starts else 1)
