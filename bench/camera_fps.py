@@ -125,6 +125,9 @@ def main() -> int:
         print(_row(f"{args.clip}: ultralytics .pt, this pipeline", count_clip(clip, line, cfg, max_frames=args.frames)))
     except ImportError:
         print(f"{args.clip}: ultralytics .pt: skipped: ultralytics (torch) not installed")
+    except ModelFileError as exc:
+        print(f"{args.clip}: ultralytics .pt: skipped: {exc}")
+        return 0  # ObjectCounter would run the same missing model
     print(object_counter(clip, line, args.frames))
     return 0
 
