@@ -31,6 +31,9 @@ class MotionConfig(_Cfg):
     min_area_px: float = Field(default=150.0, ge=1, description="smaller blobs are noise")
     person_area_px: float | None = Field(default=None, gt=0, description="area of one person seen from above; "
                                          "larger blobs are split into that many people (none: no splitting)")
+    side_by_side: float | None = Field(default=2.0, gt=1, description="a blob at least this many times wider "
+                                       "along the nearest counting line than deep across it is people walking side "
+                                       "by side: split into round(width / depth) (none: by area only)")
     process_width: int | None = Field(default=None, ge=64, description="resize to this width first (speed)")
     exposure_compensation: bool = Field(default=True, description="scale each frame to the background's "
                                         "brightness first (undoes automatic exposure; off for fixed-exposure "

@@ -8,6 +8,15 @@ subtraction handles without weights. Trade-offs:
   wrong for queues); shadows are labelled by MOG2 and dropped, strong cast shadows on bright floors still leak in.
 - A blob much larger than one person (people side by side touching) is split into ``round(area / person_area)``
   parts by k-means on its pixels; without ``person_area_px`` nothing is split.
+- People walking side by side through an entrance make a blob that is wide along the counting line and shallow
+  across it, often less than 1.5 people's area (their masks have holes): a blob at least ``side_by_side`` (2) times
+  wider along the nearest line than deep across it is split into ``round(width / depth)``. One person seen from
+  above is at most about as wide (shoulders) as deep (a stride), and an umbrella is round, so neither is split.
+  The rule needs the blob to be a whole person deep (``SIDE_BY_SIDE_DEPTH``): a person half hidden behind a
+  pillar, or fading into the background while standing, shows as a thin sliver along the line, and is one person.
+  It applies near a line only (``SIDE_BY_SIDE_NEAR``), where counting happens: far from it a group that is split
+  in one frame and not in the next would only make extra track ids. The pipeline tells the detector its lines
+  (``walk_lines``); without lines, blobs are split by area only.
 - The camera's automatic exposure is undone before subtraction (``exposure_compensation``): each frame is scaled
   so that its median brightness matches the background's. A sudden change that is not exposure (lights switched
   on in one half of the picture) is not corrected and still shows as foreground until the model learns it.
@@ -24,17 +33,22 @@ foreground; a running camera learns the same by itself within ``history`` frames
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from edge.camera.config import MotionConfig
 from edge.camera.detect import Detections
+from edge.camera.lines import CountingLine
 
 LOW_SCORE = 0.3  # equal to the tracker's default high_score: pieces start tracks (see above)
 HIGH_SCORE = 0.9
 GRID = 4  # exposure is measured on every 4th pixel of every 4th row
 REFERENCE_EVERY = 30  # frames between refreshing the background the exposure is measured against
 GAIN_DEADBAND = 0.01  # corrections smaller than 1 % are not applied
+SIDE_BY_SIDE_NEAR = 2.0  # groups are split within this many person sides (sqrt of person_area_px) of a line
+SIDE_BY_SIDE_DEPTH = 0.75  # ... when the blob is at least this many person sides deep across the line
 SPLIT_POINTS = 1000  # k-means runs on at most about this many pixels of a blob (a crowd is one large blob)
 
 
@@ -46,6 +60,7 @@ class MotionDetector:
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.open_px, cfg.open_px))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.close_px, cfg.close_px))
         self.mask: np.ndarray | None = None  # last foreground mask (for drawing; never published)
+        self._lines: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (a, b, unit direction), source pixels
         self._reference: np.ndarray | None = None  # grey background the exposure is measured against
         self._frames = 0
 
@@ -55,6 +70,13 @@ class MotionDetector:
         for _ in range(repeats):
             self.subtractor.apply(small, learningRate=1.0)
         self._reference = _grey_grid(small)
+
+    def walk_lines(self, lines: Sequence[CountingLine]) -> None:
+        """The counting lines people walk across (source pixels): groups are split along the nearest one."""
+        self._lines = []
+        for line in lines:
+            a, b = np.asarray(line.a, np.float64), np.asarray(line.b, np.float64)
+            self._lines.append((a, b, (b - a) / np.linalg.norm(b - a)))
 
     def _resize(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         width = self.cfg.process_width
@@ -80,6 +102,8 @@ class MotionDetector:
             if area < min_area:
                 continue
             parts = max(1, round(area / person)) if person else 1
+            if person and area >= 0.5 * person:
+                parts = max(parts, self._side_by_side(contour, scale))
             pieces = _split(mask, contour, parts) if parts > 1 else [cv2.boundingRect(contour)]
             for x, y, w, h in pieces:
                 boxes.append([x / scale, y / scale, (x + w) / scale, (y + h) / scale])
@@ -103,6 +127,30 @@ class MotionDetector:
         if abs(gain - 1.0) < GAIN_DEADBAND:
             return small
         return cv2.convertScaleAbs(small, alpha=gain)
+
+
+    def _side_by_side(self, contour: np.ndarray, scale: float) -> int:
+        """How many people walk side by side in this blob, near a counting line: its width along the line over its
+        depth across it, when that is at least ``side_by_side`` and the blob is a whole person deep; else 1."""
+        if not self._lines or not self.cfg.side_by_side or not self.cfg.person_area_px:
+            return 1
+        side = float(np.sqrt(self.cfg.person_area_px))  # a person seen from above, as a square (source pixels)
+        points = contour.reshape(-1, 2).astype(np.float64) / scale
+        centre = points.mean(axis=0)
+        a, b, direction = min(self._lines, key=lambda line: _segment_distance(centre, line[0], line[1]))
+        if _segment_distance(centre, a, b) > SIDE_BY_SIDE_NEAR * side:
+            return 1
+        width = float(np.ptp(points @ direction))
+        depth = float(np.ptp(points @ np.array([-direction[1], direction[0]])))
+        if depth < SIDE_BY_SIDE_DEPTH * side or width < self.cfg.side_by_side * depth:
+            return 1
+        return round(width / depth)
+
+
+def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = float(np.clip((p - a) @ ab / (ab @ ab), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + t * ab)))
 
 
 def _grey_grid(image: np.ndarray) -> np.ndarray:

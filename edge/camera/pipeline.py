@@ -123,6 +123,9 @@ def build_pipeline(cfg: CameraSensorConfig, lines: Sequence[CountingLine], fps: 
     fps = fps if fps and fps > 0 else 25.0
     tracker = ByteTracker(cfg.tracker, steps_per_s=fps / cfg.detect_every)
     counters = [LineCounter(line, frame_size=frame_size) for line in lines]
-    return CameraPipeline(detector or build_detector(cfg.detector), tracker, counters,
+    detector = detector or build_detector(cfg.detector)
+    if hasattr(detector, "walk_lines"):  # the overhead detector splits groups across the way people walk
+        detector.walk_lines(lines)
+    return CameraPipeline(detector, tracker, counters,
                           anchor=cfg.anchor_point, detect_every=cfg.detect_every,
                           reversal=ReversalFilter(round(cfg.reversal_s * 1000)))

@@ -100,3 +100,32 @@ def test_a_piece_smaller_than_half_a_person_starts_a_track_only_at_the_default_t
         tracker.update(people)
     confirmed = [t for t in tracker.tracks if t.confirmed]
     assert len(confirmed) == (2 if starts else 1)
+
+
+@pytest.mark.parametrize(("name", "rect", "people"), [
+    ("two abreast at the line", (300, 80, 344, 180), 2),  # 44 deep across the line, 100 wide along it
+    ("one long walker", (270, 108, 370, 152), 1),  # 100 deep, 44 wide: long along the walk, not abreast
+    ("half hidden behind a pillar", (310, 80, 330, 180), 1),  # a 20 px sliver: thinner than a person is deep
+    ("two abreast far from the line", (40, 80, 84, 180), 1),  # splitting far away would only make extra ids
+])
+def test_people_abreast_at_a_line_are_split_when_their_blob_is_under_two_people_in_area(name, rect, people):
+    """With person_area_px 3,200 a 44 x 100 blob is 1.4 people by area (one part); side by side along the line it
+    is two. The line is vertical at x=320, so people walk along x."""
+    import numpy as np
+
+    from edge.camera.lines import CountingLine
+
+    floor = np.full((240, 640, 3), 120, np.uint8)
+    detector = MotionDetector(MotionConfig(person_area_px=3200, min_area_px=100))
+    detector.walk_lines([CountingLine("door", (320, 0), (320, 240), inside=(600, 120))])
+    for _ in range(30):
+        detector.detect(floor)
+    frame = floor.copy()
+    x0, y0, x1, y1 = rect
+    frame[y0:y1, x0:x1] = (40, 60, 170)
+    assert len(detector.detect(frame)) == people, name
+    if people > 1:  # without the line the detector splits by area only
+        alone = MotionDetector(MotionConfig(person_area_px=3200, min_area_px=100))
+        for _ in range(30):
+            alone.detect(floor)
+        assert len(alone.detect(frame)) == 1
