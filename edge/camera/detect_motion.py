@@ -20,6 +20,9 @@ subtraction handles without weights. Trade-offs:
 - The camera's automatic exposure is undone before subtraction (``exposure_compensation``): each frame is scaled
   so that its median brightness matches the background's. A sudden change that is not exposure (lights switched
   on in one half of the picture) is not corrected and still shows as foreground until the model learns it.
+- A blob cut by the frame border that reaches less than half a person (half the square root of
+  ``person_area_px``) into the picture is someone mostly outside it, whose centre is beyond the border: not a
+  detection (a line that runs to the border would otherwise count people walking past outside the view).
 - Blobs smaller than ``min_area_px`` are noise. Blobs between that and half a person (partly hidden, half out of
   the picture, or a person whose mask broke into pieces) score ``LOW_SCORE`` against ``HIGH_SCORE`` for a whole
   one. At the tracker's default ``high_score`` (0.3) they start tracks too: in the rain clip (example_06) people
@@ -101,6 +104,8 @@ class MotionDetector:
             area = cv2.contourArea(contour)
             if area < min_area:
                 continue
+            if person and _mostly_outside(cv2.boundingRect(contour), mask.shape, 0.5 * np.sqrt(person)):
+                continue
             parts = max(1, round(area / person)) if person else 1
             if person and area >= 0.5 * person:
                 parts = max(parts, self._side_by_side(contour, scale))
@@ -145,6 +150,12 @@ class MotionDetector:
         if depth < SIDE_BY_SIDE_DEPTH * side or width < self.cfg.side_by_side * depth:
             return 1
         return round(width / depth)
+
+
+def _mostly_outside(rect: tuple[int, int, int, int], shape: tuple[int, ...], reach: float) -> bool:
+    """Whether a blob cut by the frame border reaches less than ``reach`` (half a person) into the picture."""
+    x, y, w, h = rect
+    return ((x <= 0 or x + w >= shape[1]) and w < reach) or ((y <= 0 or y + h >= shape[0]) and h < reach)
 
 
 def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:

@@ -25,10 +25,10 @@ from tests.conftest import shared_data
 TRUTH = sorted((Path(__file__).parent / "camera_truth").glob("*.yaml"))
 VIDEO = shared_data() / "video"
 # total absolute count error (sum of the clips' own errors) measured per set-up, of 62 true crossings scored
-# (docs/camera.md), above the 5 % target (3 of 62). SLACK: int8 outputs differ a little between onnxruntime
+# (docs/camera.md); the 5 % target is 3 of 62. SLACK: int8 outputs differ a little between onnxruntime
 # releases and CPU instruction sets (with its class branch in int8 the hall clip counted 1 error on an AVX-512 machine
 # and 5 on an AVX2 one), so the test allows two more errors than measured; more than that is a regression.
-MEASURED_COUNT_ERROR = {"every frame, packaged model": 6, "int8 640x384, detect_every 2": 5}
+MEASURED_COUNT_ERROR = {"every frame, packaged model": 6, "int8 640x384, detect_every 2": 3}
 SLACK = 2
 SCORED_CROSSINGS = 62  # 64 annotated, two in the hall clip's first frames (not scored: evaluate.WARMUP_FRAMES)
 needs_video = pytest.mark.skipif(not VIDEO.is_dir(), reason=f"no shared video data at {VIDEO}")

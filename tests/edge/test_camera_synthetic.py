@@ -129,3 +129,18 @@ def test_people_abreast_at_a_line_are_split_when_their_blob_is_under_two_people_
         for _ in range(30):
             alone.detect(floor)
         assert len(alone.detect(frame)) == 1
+
+
+@pytest.mark.parametrize(("reach", "found"), [(14, 0), (30, 1)])
+def test_a_person_mostly_outside_the_picture_is_not_detected(reach, found):
+    """person_area_px 1,600: half a person is 20 px. A blob cut by the right border that reaches 14 px into the
+    picture is someone whose centre is outside it; 30 px is a person coming into view."""
+    import numpy as np
+
+    floor = np.full((240, 320, 3), 120, np.uint8)
+    detector = MotionDetector(MotionConfig(person_area_px=1600, min_area_px=100))
+    for _ in range(30):
+        detector.detect(floor)
+    frame = floor.copy()
+    frame[80:130, 320 - reach:] = (40, 60, 170)
+    assert len(detector.detect(frame)) == found
