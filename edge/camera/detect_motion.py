@@ -12,7 +12,7 @@ subtraction handles without weights. Trade-offs:
   across it, often less than 1.5 people's area (their masks have holes): a blob at least ``side_by_side`` (2) times
   wider along the nearest line than deep across it is split into ``round(width / depth)``. One person seen from
   above is at most about as wide (shoulders) as deep (a stride), and an umbrella is round, so neither is split.
-  The rule needs the blob to be a whole person deep (``SIDE_BY_SIDE_DEPTH``): a person half hidden behind a
+  The rule needs the blob to be nearly a whole person deep (``SIDE_BY_SIDE_DEPTH``, 0.75): a person partly behind a
   pillar, or fading into the background while standing, shows as a thin sliver along the line, and is one person.
   It applies near a line only (``SIDE_BY_SIDE_NEAR``), where counting happens: far from it a group that is split
   in one frame and not in the next would only make extra track ids. The pipeline tells the detector its lines
