@@ -101,3 +101,11 @@ def segments_cross(p0: Point, p1: Point, a: Point, b: Point) -> bool:
 
 def distance(a: Point, b: Point) -> float:
     return math.hypot(a[0] - b[0], a[1] - b[1])
+
+
+def segment_distance(p: Point, a: Point, b: Point) -> float:
+    """Distance from point p to the segment a–b."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2))
+    return math.hypot(p[0] - a[0] - t * dx, p[1] - a[1] - t * dy)

@@ -36,6 +36,7 @@ foreground; a running camera learns the same by itself within ``history`` frames
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -44,6 +45,7 @@ import numpy as np
 from edge.camera.config import MotionConfig
 from edge.camera.detect import Detections
 from edge.camera.lines import CountingLine
+from mallsense.geometry import segment_distance
 
 LOW_SCORE = 0.3  # equal to the tracker's default high_score: pieces start tracks (see above)
 HIGH_SCORE = 0.9
@@ -63,7 +65,7 @@ class MotionDetector:
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.open_px, cfg.open_px))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.close_px, cfg.close_px))
         self.mask: np.ndarray | None = None  # last foreground mask (for drawing; never published)
-        self._lines: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (a, b, unit direction), source pixels
+        self._lines: list[tuple[CountingLine, np.ndarray]] = []  # with its unit direction (source pixels)
         self._reference: np.ndarray | None = None  # grey background the exposure is measured against
         self._frames = 0
 
@@ -76,10 +78,7 @@ class MotionDetector:
 
     def walk_lines(self, lines: Sequence[CountingLine]) -> None:
         """The counting lines people walk across (source pixels): groups are split along the nearest one."""
-        self._lines = []
-        for line in lines:
-            a, b = np.asarray(line.a, np.float64), np.asarray(line.b, np.float64)
-            self._lines.append((a, b, (b - a) / np.linalg.norm(b - a)))
+        self._lines = [(line, np.subtract(line.b, line.a) / math.dist(line.a, line.b)) for line in lines]
 
     def _resize(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         width = self.cfg.process_width
@@ -133,17 +132,17 @@ class MotionDetector:
             return small
         return cv2.convertScaleAbs(small, alpha=gain)
 
-
     def _side_by_side(self, contour: np.ndarray, scale: float) -> int:
         """How many people walk side by side in this blob, near a counting line: its width along the line over its
-        depth across it, when that is at least ``side_by_side`` and the blob is a whole person deep; else 1."""
-        if not self._lines or not self.cfg.side_by_side or not self.cfg.person_area_px:
+        depth across it, when that is at least ``side_by_side`` and the blob is a whole person deep; else 1. Called
+        only with ``person_area_px`` set."""
+        if not self._lines or not self.cfg.side_by_side:
             return 1
         side = float(np.sqrt(self.cfg.person_area_px))  # a person seen from above, as a square (source pixels)
         points = contour.reshape(-1, 2).astype(np.float64) / scale
-        centre = points.mean(axis=0)
-        a, b, direction = min(self._lines, key=lambda line: _segment_distance(centre, line[0], line[1]))
-        if _segment_distance(centre, a, b) > SIDE_BY_SIDE_NEAR * side:
+        centre = tuple(points.mean(axis=0).tolist())
+        line, direction = min(self._lines, key=lambda entry: segment_distance(centre, entry[0].a, entry[0].b))
+        if segment_distance(centre, line.a, line.b) > SIDE_BY_SIDE_NEAR * side:
             return 1
         width = float(np.ptp(points @ direction))
         depth = float(np.ptp(points @ np.array([-direction[1], direction[0]])))
@@ -156,12 +155,6 @@ def _mostly_outside(rect: tuple[int, int, int, int], shape: tuple[int, ...], rea
     """Whether a blob cut by the frame border reaches less than ``reach`` (half a person) into the picture."""
     x, y, w, h = rect
     return ((x <= 0 or x + w >= shape[1]) and w < reach) or ((y <= 0 or y + h >= shape[0]) and h < reach)
-
-
-def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    ab = b - a
-    t = float(np.clip((p - a) @ ab / (ab @ ab), 0.0, 1.0))
-    return float(np.linalg.norm(p - (a + t * ab)))
 
 
 def _grey_grid(image: np.ndarray) -> np.ndarray:

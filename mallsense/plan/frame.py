@@ -20,6 +20,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mallsense.geometry import segment_distance
+
 Point = tuple[float, float]
 Ring = list[Point]
 
@@ -202,14 +204,6 @@ def convex_hull(points: Sequence[Point]) -> Ring:
 
     lower, upper = half(pts), half(pts[::-1])
     return lower[:-1] + upper[:-1]
-
-
-def segment_distance(p: Point, a: Point, b: Point) -> float:
-    """Distance from point p to the segment a–b."""
-    dx, dy = b[0] - a[0], b[1] - a[1]
-    length2 = dx * dx + dy * dy
-    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2))
-    return math.hypot(p[0] - a[0] - t * dx, p[1] - a[1] - t * dy)
 
 
 def ring_distance(p: Point, ring: Sequence[Point]) -> float:
