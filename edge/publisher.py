@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.outbox import Outbox
-from mallsense.contract import ContractError, NodeHealth, NodeState, ack_topic, decode_ack, encode, state_topic
+from mallsense.contract import (
+    CameraHealth,
+    ContractError,
+    NodeHealth,
+    NodeState,
+    ack_topic,
+    decode_ack,
+    encode,
+    state_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +90,8 @@ class EdgeLink:
         self.state_topic = str(state_topic(site, node))
         self.published = 0
         self.sensor_last: dict[str, int] = {}
+        # camera sensor id -> what reports its load (called from the sender thread at each health report)
+        self.cameras: dict[str, Callable[[], CameraHealth]] = {}
         self.fatal: BrokerRefused | None = None
         self._started = time.monotonic()
         self._connected = threading.Event()
@@ -167,6 +178,7 @@ class EdgeLink:
             outbox_depth=self.outbox.depth(),
             outbox_dropped=self.outbox.dropped,
             sensors=dict(self.sensor_last),
+            cameras={sensor: report() for sensor, report in list(self.cameras.items())},
         )
 
     def _state_payload(self, status: str) -> bytes:

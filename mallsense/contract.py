@@ -308,12 +308,33 @@ BATCH_MODELS: dict[Kind, type[_BatchBase]] = {
 _BATCH = TypeAdapter(Batch)
 
 
+class CameraHealth(_Strict):
+    """Whether a camera's pipeline keeps up with its source. Counters since the collector started; a consumer
+    derives the share of frames the detector was meant to see and did: ``detect_steps * detect_every /
+    frames_read`` (1 keeps up; a live source hands the pipeline only its newest frame, so a slow node detects less
+    often instead of falling behind)."""
+
+    frames_read: int = Field(ge=0, description="frames the source delivered")
+    frames_dropped: int = Field(ge=0, description="frames replaced by a newer one before the pipeline took them")
+    detect_every: int = Field(ge=1, description="the detector is meant to run on every n-th frame")
+    detect_steps: int = Field(ge=0, description="frames the detector ran on")
+    reconnects: int = Field(default=0, ge=0, description="times a stream was lost and opened again")
+
+    @property
+    def keeping_up(self) -> float | None:
+        """The share of the frames meant for the detector that it ran on (1: keeps up); None before any frame."""
+        if self.frames_read == 0:
+            return None
+        return min(1.0, self.detect_steps * self.detect_every / self.frames_read)
+
+
 class NodeHealth(_Strict):
     uptime_s: float = Field(ge=0)
     published: int = Field(ge=0, description="batches acknowledged by the broker since start")
     outbox_depth: int = Field(ge=0, description="batches waiting on disk for the broker")
     outbox_dropped: int = Field(default=0, ge=0, description="batches dropped because the outbox was full")
     sensors: dict[str, TimestampMs] = Field(default_factory=dict, description="sensor id -> last observation")
+    cameras: dict[str, CameraHealth] = Field(default_factory=dict, description="camera sensor id -> its load")
 
 
 class NodeState(_Versioned):

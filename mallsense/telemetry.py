@@ -46,13 +46,31 @@ def edge_metrics(links: Iterable) -> Iterable[Metric]:
     confirmed = CounterMetricFamily("mallsense_edge_confirmed", "batches confirmed stored by ingest", labels=["node"])
     dropped = CounterMetricFamily("mallsense_edge_outbox_dropped", "batches dropped, outbox full", labels=["node"])
     connected = GaugeMetricFamily("mallsense_edge_broker_connected", "1 if connected", labels=["node"])
+    camera = ["node", "sensor"]
+    read = CounterMetricFamily("mallsense_edge_camera_frames_read", "frames the camera's source delivered",
+                               labels=camera)
+    skipped = CounterMetricFamily("mallsense_edge_camera_frames_dropped", "frames replaced by a newer one before "
+                                  "the pipeline took them", labels=camera)
+    steps = CounterMetricFamily("mallsense_edge_camera_detect_steps", "frames the detector ran on", labels=camera)
+    keeping_up = GaugeMetricFamily("mallsense_edge_camera_keeping_up", "share of the frames meant for the detector "
+                                   "that it ran on (1 keeps up)", labels=camera)
+    reconnects = CounterMetricFamily("mallsense_edge_camera_reconnects", "stream lost and opened again",
+                                     labels=camera)
     for link in links:
         depth.add_metric([link.node], link.outbox.depth())
         published.add_metric([link.node], link.published)
         confirmed.add_metric([link.node], link.confirmed)
         dropped.add_metric([link.node], link.outbox.dropped)
         connected.add_metric([link.node], float(link.connected))
-    yield from (depth, published, confirmed, dropped, connected)
+        for sensor, report in list(link.cameras.items()):
+            h, labels = report(), [link.node, sensor]
+            read.add_metric(labels, h.frames_read)
+            skipped.add_metric(labels, h.frames_dropped)
+            steps.add_metric(labels, h.detect_steps)
+            reconnects.add_metric(labels, h.reconnects)
+            if h.keeping_up is not None:
+                keeping_up.add_metric(labels, h.keeping_up)
+    yield from (depth, published, confirmed, dropped, connected, read, skipped, steps, keeping_up, reconnects)
 
 
 def serve(collect: Callable[[], Iterable[Metric]], port: int, host: str = "127.0.0.1"):

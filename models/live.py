@@ -15,22 +15,26 @@ Every function takes an open ``psycopg.Connection`` or a ``psycopg_pool.Connecti
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
+from pydantic import ValidationError
 
-from mallsense.contract import TOPIC_ROOT
+from mallsense.contract import TOPIC_ROOT, CameraHealth
 from mallsense.site import Site
 
+log = logging.getLogger(__name__)
 Database = psycopg.Connection | ConnectionPool
 IN_VIEW_WINDOW = timedelta(minutes=5)  # a zone's camera snapshot older than this no longer counts as "in view"
 WIFI_WINDOW = timedelta(minutes=15)  # a WiFi estimate interval that started earlier than this is stale
+CAMERA_BEHIND = 0.9  # a camera whose detector runs on less of the frames meant for it is flagged in the cockpit
 SILENT_AFTER_S = 60.0  # an online node not heard from for this long is "silent" (health is published every 10 s)
 DEFAULT_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # date_bin's origin unless told otherwise
 
@@ -269,6 +273,13 @@ class NodeHealth:
     last_batch_received: datetime | None  # newest data batch stored from any of the node's sensors
     last_batch_age_s: float | None
     sensors: int  # sensors of this node that have delivered at least one batch
+    cameras: dict[str, CameraHealth] = field(default_factory=dict)  # camera id -> load, from the health report
+
+    @property
+    def cameras_behind(self) -> dict[str, float]:
+        """Cameras whose detector ran on less than ``CAMERA_BEHIND`` of the frames meant for it: id -> share."""
+        shares = {sensor: h.keeping_up for sensor, h in self.cameras.items()}
+        return {sensor: share for sensor, share in shares.items() if share is not None and share < CAMERA_BEHIND}
 
     @classmethod
     def never_heard(cls, node: str) -> NodeHealth:
@@ -321,13 +332,25 @@ def sensor_health(db: Database, site_id: str) -> list[NodeHealth]:
                extract(epoch FROM now() - state.received)::float8,
                (state.health ->> 'outbox_depth')::int, (state.health ->> 'outbox_dropped')::int,
                last_batch.received, extract(epoch FROM now() - last_batch.received)::float8,
-               coalesce(last_batch.sensors, 0)
+               coalesce(last_batch.sensors, 0), state.health -> 'cameras'
         FROM state FULL JOIN last_batch ON last_batch.node = state.node
         ORDER BY 1
     """
     with _connection(db) as conn:
         rows = conn.execute(query, {"site": site_id}).fetchall()
-    return [NodeHealth(*row) for row in rows]
+    return [NodeHealth(*row[:-1], cameras=_cameras(row[-1])) for row in rows]
+
+
+def _cameras(reported: dict | None) -> dict[str, CameraHealth]:
+    """The cameras of a stored health report; an entry that does not validate is left out and logged (the report
+    was validated on arrival, so only a report stored by an older version can miss fields)."""
+    out = {}
+    for sensor, values in (reported or {}).items():
+        try:
+            out[sensor] = CameraHealth.model_validate(values)
+        except ValidationError as exc:
+            log.warning("camera %s: stored health report not readable: %s", sensor, exc)
+    return out
 
 
 def dead_letters(db: Database, site_id: str, window: timedelta = timedelta(hours=1)) -> int:

@@ -287,14 +287,22 @@ def _chip(n: live.NodeHealth) -> html.Span:
               f"sensors delivering: {n.sensors}"]
     if n.outbox_depth is not None:
         detail.append(f"outbox: {n.outbox_depth:,} batches waiting, {n.outbox_dropped or 0:,} dropped")
+    for sensor, cam in sorted(n.cameras.items()):
+        share = cam.keeping_up
+        detail.append(f"camera {sensor}: detector on "
+                      f"{'no frames yet' if share is None else f'{share:.0%} of its planned frames'}"
+                      f" (detect_every {cam.detect_every}), {cam.frames_dropped:,} of {cam.frames_read:,} frames "
+                      f"dropped, {cam.reconnects} reconnects")
     words = [] if n.condition == "online" else ["never heard" if n.condition == "unknown" else n.condition]
     if n.last_heard_s is not None:
         words.append(_age(n.last_heard_s))
     if (n.outbox_depth or 0) >= OUTBOX_BACKLOG or n.outbox_dropped:
         dropped = f", {n.outbox_dropped:,} dropped" if n.outbox_dropped else ""
         words.append(f"outbox {n.outbox_depth or 0:,}{dropped}")
+    for sensor, share in sorted(n.cameras_behind.items()):
+        words.append(f"{sensor} detects on {share:.0%} of frames")  # the CPU cannot keep up: counts get coarser
     return html.Span([html.B(n.node), " · " + " · ".join(words) if words else ""],
-                     className=f"chip {n.condition}", title="\n".join(detail))
+                     className=f"chip {n.condition}{' behind' if n.cameras_behind else ''}", title="\n".join(detail))
 
 
 def _health_problem(message: str) -> list[html.Span]:

@@ -50,8 +50,16 @@ def cmd_camera(args: argparse.Namespace) -> int:
                             "camera config")
     broker = None if args.offline else broker_from_url(args.mqtt)
     node = site.sensor_by_id[args.sensor].node if args.sensor in site.sensor_by_id else "node"
+
+    def serve_metrics(link) -> None:
+        if args.metrics_port:
+            from mallsense.telemetry import edge_metrics, serve
+
+            serve(lambda: edge_metrics([link]), args.metrics_port, args.metrics_host)
+            print(f"metrics on http://{args.metrics_host}:{args.metrics_port}/metrics", flush=True)
+
     run = run_camera_sensor(site, args.sensor, source, cfg=cfg, broker=broker, outbox_path=args.outbox / f"{node}.db",
-                            stop=_stop_on_signals(), paced=args.paced)
+                            stop=_stop_on_signals(), paced=args.paced, on_link=serve_metrics)
     print(f"camera {args.sensor}: {run.frames} frames ({run.steps} detected) in {run.wall_s:.1f} s, "
           f"{run.fps:.1f} frames/s, {run.dropped} dropped; counts {run.totals}")
     return 0
@@ -178,6 +186,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mqtt", help="broker URL (default $MALLSENSE_MQTT or mqtt://127.0.0.1:1883)")
     p.add_argument("--offline", action="store_true", help="do not publish (count only)")
     p.add_argument("--outbox", type=Path, default=Path(".mallsense/edge/outbox"), help="folder of the disk outbox")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus metrics (outbox, and whether the camera keeps up) on this port")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
     p.set_defaults(func=cmd_camera)
 
     p = sub.add_parser("camera-eval", help="count a video on a line; score against ground truth")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +15,12 @@ from edge.batching import SensorStream, now_ms
 from edge.camera.collector import CameraCollector
 from edge.camera.config import CameraSensorConfig
 from edge.camera.detect import build_detector
+from edge.camera.load import CameraLoad
 from edge.camera.pipeline import build_pipeline
 from edge.camera.placement import camera_sensor, place
 from edge.camera.source import Frame, LiveSource, background_from, is_live, probe, read_file
 from edge.outbox import Outbox
-from edge.publisher import BrokerConfig, sensor_outbox
+from edge.publisher import BrokerConfig, EdgeLink, sensor_outbox
 from mallsense.contract import Kind
 from mallsense.site import Site
 
@@ -57,11 +58,14 @@ def build_collector(site: Site, sensor_id: str, cfg: CameraSensorConfig, outbox:
 def run_camera_sensor(site: Site, sensor_id: str, source: str | Path, *, cfg: CameraSensorConfig | None = None,
                       broker: BrokerConfig | None = None, outbox_path: Path | None = None,
                       stop: threading.Event | None = None, paced: bool = False, start_ms: int | None = None,
-                      max_frames: int | None = None, drain_timeout_s: float = 30.0) -> CameraRun:
+                      max_frames: int | None = None, drain_timeout_s: float = 30.0,
+                      on_link: Callable[[EdgeLink], None] | None = None) -> CameraRun:
     """Count people on ``source`` (file, stream URL or camera index) until it ends or ``stop`` is set.
 
-    With a broker, batches are published through the node's outbox and link and, at the end, drained. A file is
-    read as fast as it is processed unless ``paced``; its timestamps start at ``start_ms`` (default: now).
+    With a broker, batches are published through the node's outbox and link and, at the end, drained; ``on_link``
+    is given the link once it runs (to serve its metrics). The camera's load (``edge.camera.load``) goes out in
+    the link's health reports. A file is read as fast as it is processed unless ``paced``; its timestamps start at
+    ``start_ms`` (default: now).
     """
     cfg = cfg or CameraSensorConfig(sensor=sensor_id)
     stop = stop or threading.Event()
@@ -82,11 +86,17 @@ def run_camera_sensor(site: Site, sensor_id: str, source: str | Path, *, cfg: Ca
             background = background_from(uri) if live is None and cfg.detector.type == "motion" else None
             collector = build_collector(site, sensor_id, cfg, out.outbox, fps=fps, frame_size=size,
                                         background=background)
+            load = CameraLoad(sensor_id, collector.pipeline, live)
+            if out.link is not None:
+                out.link.cameras[sensor_id] = load.health  # in the node's health on its state topic
+                if on_link is not None:
+                    on_link(out.link)
             frames: Iterator[Frame] = live.frames() if live is not None else read_file(
                 uri, start_ms=now_ms() if start_ms is None else start_ms, paced=paced, stop=stop,
                 max_frames=max_frames)
             for frame in frames:
                 collector.feed(frame)
+                load.check()
                 if out.link is not None:
                     out.link.notify()
                 if stop.is_set():

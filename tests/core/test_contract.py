@@ -122,4 +122,5 @@ def test_every_example_in_the_contract_doc_validates():
         batch = decode_batch(parsed, body.encode())
         assert batch.kind.value == topic.split("/")[4]
     state = re.search(r'```json\n(\{"v": 1, "site": "demo-mall", "node": "node-f1-w", "status".*?)\n```', doc, re.S)
-    decode_state(state_topic("demo-mall", "node-f1-w"), state.group(1).encode())
+    node = decode_state(state_topic("demo-mall", "node-f1-w"), state.group(1).encode())
+    assert node.health.cameras["cam-e-west"].keeping_up == 0.64  # the figure the text gives

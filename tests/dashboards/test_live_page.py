@@ -73,7 +73,12 @@ def seeded(pg_dsn):
         add_positions(conn, [(NOW - timedelta(hours=1), "f1", 20, 40)] * 7)  # outside the 15-minute window
         add_occupancy(conn, [(NOW - timedelta(minutes=1), "f1-atrium", 17)])
         add_node_state(conn, "node-f1-w", "online", timedelta(seconds=3),
-                       {"uptime_s": 60, "published": 10, "outbox_depth": 2, "outbox_dropped": 0, "sensors": {}})
+                       {"uptime_s": 60, "published": 10, "outbox_depth": 2, "outbox_dropped": 0, "sensors": {},
+                        "cameras": {  # one keeps up at half the frame rate, one detects on 64 % of its frames
+                            "cam-e-south": {"frames_read": 1800, "frames_dropped": 0, "detect_every": 2,
+                                            "detect_steps": 900, "reconnects": 0},
+                            "cam-f1-west": {"frames_read": 1800, "frames_dropped": 648, "detect_every": 2,
+                                            "detect_steps": 576, "reconnects": 1}}})
         add_node_state(conn, "node-b1-e", "offline", timedelta(minutes=10))
         add_batch(conn, "node-f1-w", "cam-e-south", 1, timedelta(seconds=1))
     return pg_dsn
@@ -133,6 +138,12 @@ def test_callbacks_fill_every_panel_from_the_seeded_database(seeded, cockpit):
     for node in SITE.nodes:
         assert node in health_text
     assert "node-b1-e · offline" in health_text and "never heard" in health_text
+    chips = next(part.children for part in health if part.className == "chips")
+    (chip,) = [c for c in chips if "node-f1-w" in text(c)]
+    assert "cam-f1-west detects on 64% of frames" in text(chip) and "cam-e-south" not in text(chip)
+    assert "behind" in chip.className.split()
+    assert "camera cam-e-south: detector on 100% of its planned frames" in chip.title
+    assert "camera cam-f1-west: detector on 64% of its planned frames (detect_every 2), 648 of 1,800" in chip.title
 
 
 def test_panels_say_why_they_are_empty(pg_dsn, cockpit):

@@ -13,7 +13,7 @@ from edge.batching import SensorStream
 from edge.outbox import Outbox
 from edge.publisher import BrokerConfig, EdgeLink
 from ingest.consumer import Ingest, IngestConfig
-from mallsense.contract import Kind, OccupancyObs
+from mallsense.contract import CameraHealth, Kind, OccupancyObs
 from mallsense.services import free_port
 from mallsense.telemetry import edge_metrics, ingest_metrics, serve
 
@@ -36,6 +36,8 @@ def test_ingest_and_edge_metrics(db_dsn, mqtt_server):
     ingest = Ingest(IngestConfig(dsn=db_dsn, broker=broker, client_id="metrics-ingest")).start()
     box = Outbox(None)
     link = EdgeLink("demo", "node-m", broker, box).start()
+    link.cameras["cam-m"] = lambda: CameraHealth(frames_read=300, frames_dropped=120, detect_every=1,
+                                                 detect_steps=180, reconnects=2)
     ingest_port, edge_port = free_port(), free_port()
     servers = [serve(lambda: ingest_metrics(ingest), ingest_port), serve(lambda: edge_metrics([link]), edge_port)]
     try:
@@ -63,6 +65,10 @@ def test_ingest_and_edge_metrics(db_dsn, mqtt_server):
         edge = scrape(edge_port)
         assert edge['mallsense_edge_outbox_depth{node="node-m"}'] == 0
         assert edge['mallsense_edge_confirmed_total{node="node-m"}'] == 5
+        cam = 'node="node-m",sensor="cam-m"'
+        assert edge[f"mallsense_edge_camera_keeping_up{{{cam}}}"] == 0.6
+        assert edge[f"mallsense_edge_camera_frames_dropped_total{{{cam}}}"] == 120
+        assert edge[f"mallsense_edge_camera_reconnects_total{{{cam}}}"] == 2
     finally:
         for server in servers:
             server.shutdown()
