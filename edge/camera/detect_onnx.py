@@ -9,6 +9,8 @@ dynamic export (e.g. 320) is about four times faster and misses people under ~20
 
 from __future__ import annotations
 
+import ast
+
 import cv2
 import numpy as np
 
@@ -52,6 +54,21 @@ def decode(output: np.ndarray, conf: float, iou: float, classes: list[int] | Non
     return Detections(xyxy[idx].astype(np.float32), score[idx].astype(np.float32))
 
 
+def person_classes(session) -> list[int] | None:
+    """The class ids named ``person`` in an ultralytics export's metadata (``names``: ``{0: 'person', ...}``);
+    None (every class is a person) when the export names no such class or carries no names. A COCO model counts
+    only its people, not its cars; a model of people only (e.g. ``Normal``/``Fall``) counts all its classes."""
+    names = session.get_modelmeta().custom_metadata_map.get("names")
+    if not names:
+        return None
+    try:
+        parsed = ast.literal_eval(names)
+    except (ValueError, SyntaxError):
+        return None
+    people = sorted(int(k) for k, v in parsed.items() if str(v).lower() == "person") if isinstance(parsed, dict) else []
+    return people or None
+
+
 class OnnxDetector:
     def __init__(self, cfg: OnnxConfig) -> None:
         import onnxruntime as ort
@@ -71,6 +88,7 @@ class OnnxDetector:
             side = cfg.imgsz or 640
             self.size = (side, side)
         self.dynamic = not isinstance(h, int)
+        self.classes = cfg.classes if cfg.classes is not None else person_classes(self.session)
 
     def _network_size(self, frame: np.ndarray) -> tuple[int, int]:
         if not self.dynamic:
@@ -83,7 +101,7 @@ class OnnxDetector:
     def detect(self, frame: np.ndarray) -> Detections:
         blob, scale, (px, py) = to_blob(frame, self._network_size(frame))
         (output,) = self.session.run(None, {self.input_name: blob})[:1]
-        dets = decode(output, self.cfg.conf, self.cfg.iou, self.cfg.classes)
+        dets = decode(output, self.cfg.conf, self.cfg.iou, self.classes)
         if len(dets) == 0:
             return dets
         xyxy = (dets.xyxy - np.array([px, py, px, py], np.float32)) / np.float32(scale)

@@ -141,11 +141,12 @@ def _float_nodes(path: Path) -> list[str]:
     every score rounds to zero. The box branch (``cv2``) and the backbone are quantized."""
     onnx, _ = _onnx()
     graph = onnx.load(str(path), load_external_data=False).graph
-    heads = [n for n in graph.node if n.op_type == "Concat" and len(n.input) == 2
-             and all(any(o == i for m in graph.node if m.op_type == "Conv" for o in m.output) for i in n.input)]
-    if not heads:
-        raise ModelPrepError(f"{path}: no detection head (box and class convolutions joined by a Concat) found")
-    prefix = heads[0].name.rsplit("/", 1)[0] + "/"  # '/model.22/' in an ultralytics export
+    # the head is the module holding the DFL ('/model.22/dfl/...' in ultralytics exports, old and new: 8.0 joins
+    # the box and class branches per scale, 8.4 reshapes each branch and joins scales per branch)
+    heads = sorted({n.name.split("dfl/")[0] for n in graph.node if "/dfl/" in n.name})
+    if len(heads) != 1 or not any(n.name.startswith(heads[0] + "cv3.") for n in graph.node):
+        raise ModelPrepError(f"{path}: no YOLOv8 detection head (a module with a DFL and a class branch cv3) found")
+    prefix = heads[0]
     return [n.name for n in graph.node if n.name.startswith(prefix) and not n.name.startswith(prefix + "cv2.")]
 
 

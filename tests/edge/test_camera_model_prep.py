@@ -82,7 +82,8 @@ def test_fitted_model_runs_at_the_new_size_and_finds_the_same_people(derived):
     session = ort.InferenceSession(str(fitted), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape == [1, 3, 384, 640]
     (out,) = session.run(None, {"images": np.zeros((1, 3, 384, 640), np.float32)})
-    assert out.shape == (1, 6, 5040)
+    classes = onnx.load(str(PACKAGED)).graph.output[0].type.tensor_type.shape.dim[1].dim_value - 4
+    assert out.shape == (1, 4 + classes, 5040)  # box, one score per class, for each cell of the 640x384 grids
     frames = _frames()
     found, total = agreement(PACKAGED, fitted, frames)
     back, total_back = agreement(fitted, PACKAGED, frames)
@@ -94,7 +95,8 @@ def test_fitted_model_runs_at_the_new_size_and_finds_the_same_people(derived):
 @needs_video
 def test_int8_model_is_smaller_and_finds_the_same_people_on_clips_it_was_not_calibrated_on(derived):
     fitted, int8 = derived
-    assert int8.stat().st_size < 0.4 * fitted.stat().st_size  # int8 but the class branch (float, ~10 % of weights)
+    # int8 but the class branch, kept float: ~10 % of a YOLOv8s's weights, ~20 % of the COCO YOLOv8n's (80 classes)
+    assert int8.stat().st_size < 0.45 * fitted.stat().st_size
     frames = _frames()
     found, total = agreement(fitted, int8, frames)
     back, total_back = agreement(int8, fitted, frames)

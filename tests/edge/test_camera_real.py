@@ -4,8 +4,9 @@ The truth files are checked on every run (they load, their clip exists, their fr
 its detector: the two side and oblique views the packaged ONNX person model, the two straight-down views the
 weight-free motion detector. The clips are then counted in two set-ups: every frame, with the packaged model as it
 ships; and the deployed real-time edge set-up, detecting on every 2nd frame with the model fitted to 640x384 and
-quantized to int8 by ``mallsense camera-model``. Each prints per-clip in/out errors and is held to the project's
-measured result (about three minutes on two cores).
+quantized to int8 by ``mallsense camera-model``; and that model at every 3rd frame for the onnx clips (the real-time
+set-up of a CPU without AVX-512). Each prints per-clip in/out errors and is held to the project's measured result
+(about four minutes on two cores).
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ VIDEO = shared_data() / "video"
 # (docs/camera.md); the 5 % target is 3 of 62. SLACK: int8 outputs differ a little between onnxruntime
 # releases and CPU instruction sets (with its class branch in int8 the hall clip counted 1 error on an AVX-512 machine
 # and 5 on an AVX2 one), so the test allows two more errors than measured; more than that is a regression.
-MEASURED_COUNT_ERROR = {"every frame, packaged model": 6, "int8 640x384, detect_every 2": 3}
+# Measured with the packaged COCO YOLOv8n for the onnx clips (stop 18; the YOLOv8s-size fall model before it: 6 and 3).
+MEASURED_COUNT_ERROR = {"every frame, packaged model": 5, "int8 640x384, detect_every 2": 2,
+                        "int8 640x384, onnx cameras detect_every 3": 2}
+# detect_every per set-up for the onnx clips and the motion clips: the third is the real-time set-up of a 2-core CPU
+# without AVX-512 (docs/camera.md, Speed), where the motion detector has time to spare and keeps every 2nd frame
+EVERY = {"every frame, packaged model": (1, 1), "int8 640x384, detect_every 2": (2, 2),
+         "int8 640x384, onnx cameras detect_every 3": (3, 2)}
 SLACK = 2
 SCORED_CROSSINGS = 62  # 64 annotated, two in the hall clip's first frames (not scored: evaluate.WARMUP_FRAMES)
 needs_video = pytest.mark.skipif(not VIDEO.is_dir(), reason=f"no shared video data at {VIDEO}")
@@ -102,11 +109,9 @@ def test_real_clips_count_within_the_measured_error(setup, request):
     for path in TRUTH:
         truth = load_truth(path)
         spec = dict(truth.detector or {})
-        every = 1
-        if setup.startswith("int8"):
-            every = 2
-            if spec.get("type") == "onnx":
-                spec["model"] = str(request.getfixturevalue("edge_model"))
+        every = EVERY[setup][0 if spec.get("type") == "onnx" else 1]
+        if setup.startswith("int8") and spec.get("type") == "onnx":
+            spec["model"] = str(request.getfixturevalue("edge_model"))
         cfg = CameraSensorConfig(sensor="eval", anchor=truth.anchor, detect_every=every,
                                  detector=TypeAdapter(DetectorConfig).validate_python(spec))
         line = CountingLine("line", *truth.line, inside=truth.inside)
