@@ -64,6 +64,10 @@ class EdgeLink:
         confirm: ``"commit"`` keeps each batch until ingest reports it committed on the node's ack topic (survives
             a broker crash); ``"broker"`` forgets it at the broker's PUBACK (for consumers that send no reports).
         commit_timeout_s: a sent batch with no commit report after this long is published again.
+        process: which of the node's processes this link serves (a collector's sensor id), when the node runs its
+            collectors as separate processes: it makes the MQTT client id unique per process. Two clients with
+            one id take the broker session from each other in a loop (hundreds of reconnects in ten seconds on
+            Mosquitto); None for a link that serves the whole node.
     """
 
     def __init__(
@@ -77,10 +81,12 @@ class EdgeLink:
         health_interval_s: float = 10.0,
         confirm: str = "commit",
         commit_timeout_s: float = 30.0,
+        process: str | None = None,
     ) -> None:
         if confirm not in ("commit", "broker"):
             raise ValueError("confirm must be 'commit' or 'broker'")
         self.site, self.node, self.broker, self.outbox = site, node, broker, outbox
+        self.client_id = f"mallsense-edge-{site}-{node}" + (f"-{process}" if process else "")
         self.confirm = confirm
         self.commit_timeout_s = commit_timeout_s
         self.ack_topic = str(ack_topic(site, node))
@@ -109,7 +115,7 @@ class EdgeLink:
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"mallsense-edge-{self.site}-{self.node}",
+            client_id=self.client_id,
             clean_session=False,  # persistent session: the broker keeps our QoS 1 state across reconnects
             protocol=mqtt.MQTTv311,
         )
@@ -299,14 +305,16 @@ class SensorOutbox:
 
 @contextmanager
 def sensor_outbox(site: str, node: str, broker: BrokerConfig | None, outbox_path: Path | None,
-                  stop: threading.Event, *, what: str, drain_timeout_s: float = 30.0) -> Iterator[SensorOutbox]:
-    """The outbox a sensor runner writes to and, with a broker, the node's link publishing it.
+                  stop: threading.Event, *, what: str, process: str | None = None,
+                  drain_timeout_s: float = 30.0) -> Iterator[SensorOutbox]:
+    """The outbox a sensor runner writes to and, with a broker, the link publishing it (``process``: the runner's
+    name among the node's processes, e.g. its sensor id, which makes its MQTT client id its own).
 
     When the body ends normally the link gets ``drain_timeout_s`` to deliver what is left (the rest stays on disk);
     the link is stopped and the outbox closed in any case.
     """
     outbox = Outbox(outbox_path)
-    link = EdgeLink(site, node, broker, outbox).start() if broker is not None else None
+    link = EdgeLink(site, node, broker, outbox, process=process).start() if broker is not None else None
     try:
         yield SensorOutbox(outbox, link)
         if link is not None and not link.wait_drained(timeout=drain_timeout_s):

@@ -329,7 +329,7 @@ def cmd_wifi(args: argparse.Namespace) -> int:
         source = sniff_live(iface, stop, channels=cfg.channels, hop_interval_s=cfg.hop_interval_s)
     broker = None if args.offline else broker_from_url(args.mqtt)
     collector = run_wifi_sensor(site, sensor.node, cfg, source, secret=_device_secret(args.secret_file),
-                                broker=broker, outbox_path=args.outbox / f"{sensor.node}.db", stop=stop)
+                                broker=broker, outbox_path=args.outbox / f"{sensor.node}-{args.sensor}.db", stop=stop)
     stats = collector.stats.as_dict()
     print(f"wifi {args.sensor}: {stats['frames']} frames, {stats['probes']} probe requests, "
           f"{stats['other']} other frames dropped, {stats['malformed']} malformed, {collector.opted_out} opted out")
@@ -383,7 +383,7 @@ def cmd_ble(args: argparse.Namespace) -> int:
     broker = None if args.offline else broker_from_url(args.mqtt)
     try:
         stats = run_ble_sensor(site, args.sensor, secret=_device_secret(args.secret_file), broker=broker,
-                               outbox_path=args.outbox / f"{sensor.node}.db", stop=_stop_event(),
+                               outbox_path=args.outbox / f"{sensor.node}-{args.sensor}.db", stop=_stop_event(),
                                replay=args.replay, speed=args.speed, app_ids=args.app_id or (),
                                opt_out_file=args.opt_out,
                                scan=ScanConfig(adapter=args.adapter, mode=args.mode))

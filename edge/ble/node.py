@@ -56,7 +56,7 @@ def run_ble_sensor(site: Site, sensor_id: str, *, secret: bytes, broker: BrokerC
                    opt_out_file: Path | None = None, drain_timeout_s: float = 30.0) -> CollectorStats:
     """Replay ``replay`` or scan live with ``scan`` until the source ends or ``stop`` is set."""
     node = ble_sensor(site, sensor_id).node
-    with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"ble {sensor_id}",
+    with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"ble {sensor_id}", process=sensor_id,
                        drain_timeout_s=drain_timeout_s) as out:
         collector = build_collector(site, sensor_id, out.outbox, secret, app_ids, opt_out_file)
         if replay is not None and not speed:
@@ -73,6 +73,7 @@ def run_app_ranging(site: Site, sensor_id: str, adverts: Iterable, *, device_key
     observations under the app's stable key, through the gateway sensor ``sensor_id`` (a ble sensor of the site)."""
     node = ble_sensor(site, sensor_id).node
     with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"app ranging via {sensor_id}",
+                       process=f"app-{sensor_id}",
                        drain_timeout_s=drain_timeout_s) as out:
         stream = SensorStream(out.outbox, site.site.id, node, Kind.ZONE, sensor_id)
         ranging = AppRanging(site, device_key, config)

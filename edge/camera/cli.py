@@ -58,7 +58,8 @@ def cmd_camera(args: argparse.Namespace) -> int:
             serve(lambda: edge_metrics([link]), args.metrics_port, args.metrics_host)
             print(f"metrics on http://{args.metrics_host}:{args.metrics_port}/metrics", flush=True)
 
-    run = run_camera_sensor(site, args.sensor, source, cfg=cfg, broker=broker, outbox_path=args.outbox / f"{node}.db",
+    outbox = args.outbox / f"{node}-{args.sensor}.db"  # one per collector process: they run side by side on a node
+    run = run_camera_sensor(site, args.sensor, source, cfg=cfg, broker=broker, outbox_path=outbox,
                             stop=_stop_on_signals(), paced=args.paced, on_link=serve_metrics)
     print(f"camera {args.sensor}: {run.frames} frames ({run.steps} detected) in {run.wall_s:.1f} s, "
           f"{run.fps:.1f} frames/s, {run.dropped} dropped; counts {run.totals}")

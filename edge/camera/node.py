@@ -81,7 +81,7 @@ def run_camera_sensor(site: Site, sensor_id: str, source: str | Path, *, cfg: Ca
     live = LiveSource(uri, stop) if is_live(uri) else None
     began = time.monotonic()
     try:
-        with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"camera {sensor_id}",
+        with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"camera {sensor_id}", process=sensor_id,
                            drain_timeout_s=drain_timeout_s) as out:
             background = background_from(uri) if live is None and cfg.detector.type == "motion" else None
             collector = build_collector(site, sensor_id, cfg, out.outbox, fps=fps, frame_size=size,

@@ -37,7 +37,7 @@ def run_wifi_sensor(site: Site, node: str, cfg: WifiSensorConfig, frames: Iterat
                     stop: threading.Event, drain_timeout_s: float = 30.0) -> WifiCollector:
     """Feed ``frames`` (a replay or a live capture) until they end or ``stop`` is set; returns the collector
     (its ``stats`` say what was seen). With a broker the batches are published and, at the end, drained."""
-    with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"wifi {cfg.sensor}",
+    with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"wifi {cfg.sensor}", process=cfg.sensor,
                        drain_timeout_s=drain_timeout_s) as out:
         collector = build_collector(site, node, cfg, out.outbox, secret)
         for ts_us, frame in frames:
