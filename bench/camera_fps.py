@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge.camera.config import CameraSensorConfig, MotionConfig, OnnxConfig, UltralyticsConfig  # noqa: E402
+from edge.camera.detect_onnx import OnnxDetector  # noqa: E402
 from edge.camera.lines import CountingLine  # noqa: E402
 from edge.camera.model_prep import prepare  # noqa: E402
 from edge.camera.models import PACKAGES, ModelFileError, packaged_model  # noqa: E402
@@ -63,15 +64,6 @@ def object_counter(clip: Path, line: CountingLine, frames: int, model: Path, cla
     fps = cap.get(cv2.CAP_PROP_FPS)
     return (f"{label:<64} {n:>4} frames {n / wall:7.1f} frames/s "
             f"({n / wall / fps:5.2f}x real time) counted in {counter.in_count:>3} out {counter.out_count:>3}")
-
-
-def _person_classes(model: Path) -> list[int] | None:
-    """The classes this pipeline counts as people for an ONNX file (ObjectCounter is given the same)."""
-    import onnxruntime as ort
-
-    from edge.camera.detect_onnx import person_classes
-
-    return person_classes(ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]))
 
 
 def packaged_onnx() -> dict[str, Path]:
@@ -156,7 +148,7 @@ def main() -> int:
     if packaged:
         onnx_default = next(iter(packaged.values()))
         detector = OnnxConfig(threads=args.threads, model=str(onnx_default))
-        pairs.append((onnx_default, detector, _person_classes(onnx_default)))
+        pairs.append((onnx_default, detector, OnnxDetector(detector).classes))  # ObjectCounter counts the same
     for model, detector, classes in pairs:
         if model is None:
             print(f"{args.clip}: {detector.type}: skipped: no packaged model installed")

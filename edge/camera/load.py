@@ -62,10 +62,11 @@ class CameraLoad:
         if now - began < self.window_s:
             return None
         self._window = (now, h.frames_read, h.detect_steps)
-        read = h.frames_read - read0
-        if read <= 0:
+        window = CameraHealth(frames_read=h.frames_read - read0, frames_dropped=0, detect_every=h.detect_every,
+                              detect_steps=h.detect_steps - steps0)
+        share = window.keeping_up  # the contract's one definition of the share, over this window
+        if share is None:
             return None
-        share = min(1.0, (h.detect_steps - steps0) * h.detect_every / read)
         if share < self.warn_below:
             rate = (h.detect_steps - steps0) / (now - began)
             log.warning("camera %s keeps up with %.0f %% of the frames meant for its detector (%.1f detections/s, "
