@@ -1,7 +1,9 @@
 """What the analysis pages (Flows, Visitors, Leasing, Campaigns, Members) share.
 
 - **Filters** — a date range, a floor and a zone in the cockpit's top bar, kept in the browser session
-  (``filters`` store) so they carry from page to page. Pages read them with :func:`selection`.
+  (``filters`` store) so they carry from page to page. Pages read them with :func:`selection`, which refuses a
+  period outside :func:`calendar` or ending before it starts with :class:`PeriodRefused` (``dashboards.guard``
+  shows its message in the panel).
 - **Period data** — :func:`period_data` gives a period's :class:`models.report.Loaded` (rollups, materialized visits
   and stays, transactions, members, each read on first use) and keeps it for ``CACHE_S`` seconds, so the several
   charts of a page (and the next page) do not query the database again.
@@ -22,9 +24,11 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from dashboards import context
 from dashboards.figures import empty_figure
+from dashboards.guard import Refused
 from mallsense.site import Site
 from models import live
 from models.history import Period
@@ -32,6 +36,8 @@ from models.report import Loaded
 
 CACHE_S = 60.0
 DEFAULT_DAYS = 30
+HISTORY = timedelta(days=3653)  # how far back a period may start (ten years before today)
+AHEAD = timedelta(days=366)  # how far ahead it may end (simulated or imported data may run ahead of the clock)
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
                 "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
@@ -48,6 +54,16 @@ class Selection:
     def label(self) -> str:
         where = self.zone or self.floor or "whole mall"
         return f"{self.first:%d %b %Y} – {self.last:%d %b %Y} · {where}"
+
+
+class PeriodRefused(Refused):
+    """A period the pages will not compute; ``message`` tells the user why, and what to pick instead."""
+
+
+def calendar(site: Site) -> tuple[date, date]:
+    """The first and last day a period may cover: ``HISTORY`` before the site's today to ``AHEAD`` after it."""
+    today = datetime.now(site.site.tz).date()
+    return today - HISTORY, today + AHEAD
 
 
 def default_period(site: Site) -> tuple[date, date]:
@@ -68,7 +84,8 @@ def filter_bar(site: Site) -> html.Div:
         dcc.Store(id="filters", storage_type="session"),
         html.Span("Period", className="filter-label"),
         dcc.DatePickerRange(id="f-dates", start_date=first, end_date=last, display_format="DD MMM YYYY",
-                            minimum_nights=0, first_day_of_week=1),
+                            minimum_nights=0, first_day_of_week=1, min_date_allowed=calendar(site)[0],
+                            max_date_allowed=calendar(site)[1]),
         html.Span("Floor", className="filter-label"),
         dcc.Dropdown(id="f-floor", options=[{"label": f.name, "value": f.id} for f in floors], value=None,
                      placeholder="all floors", clearable=True, className="filter-dropdown"),
@@ -94,7 +111,11 @@ def keep_filters(start: str | None, end: str | None, floor: str | None, zone: st
 
 
 def selection(filters: dict[str, Any] | None) -> Selection:
-    """The filters as dates and ids; missing or unreadable dates fall back to the default period."""
+    """The filters as dates and ids; missing or unreadable dates fall back to the default period.
+
+    Raises :class:`PeriodRefused` for readable dates outside :func:`calendar` (year 1, year 9999...) or a period
+    that ends before it starts. A period longer than 366 days keeps its last 366.
+    """
     site = context.current().site
     first, last = default_period(site)
     filters = filters if isinstance(filters, dict) else {}
@@ -105,8 +126,13 @@ def selection(filters: dict[str, Any] | None) -> Selection:
             last = date.fromisoformat(str(filters["last"])[:10])
     except ValueError:
         first, last = default_period(site)
+    lowest, highest = calendar(site)
+    if not (lowest <= first <= highest and lowest <= last <= highest):
+        raise PeriodRefused(f"The period {first} – {last} is outside the cockpit's calendar: pick days between "
+                            f"{lowest:%d %b %Y} and {highest:%d %b %Y}.")
     if last < first:
-        first, last = last, first
+        raise PeriodRefused(f"The period starts after it ends ({first:%d %b %Y} > {last:%d %b %Y}): "
+                            "pick its first day, then its last.")
     if (last - first).days > 366:
         first = last - timedelta(days=366)
     floor, zone = filters.get("floor"), filters.get("zone")
@@ -194,7 +220,10 @@ def selection_label(page_id: str, area: str) -> None:
     @callback(Output(f"{page_id}-selection", "children"), Input("filters", "data"))
     @require(area)
     def show_selection(filters: dict[str, Any] | None) -> str:
-        return selection(filters).label()
+        try:
+            return selection(filters).label()
+        except PeriodRefused as exc:
+            return exc.message
 
     show_selection.__name__ = f"show_{page_id}_selection"
 
@@ -208,7 +237,10 @@ def csv_export(block_id: str, frame_of: Callable[[Selection], pd.DataFrame], fil
               State("filters", "data"), prevent_initial_call=True)
     @require(area)
     def download(n_clicks: int, filters: dict[str, Any] | None) -> Any:
-        sel = selection(filters)
+        try:
+            sel = selection(filters)
+        except PeriodRefused:
+            raise PreventUpdate from None  # nothing to download: the charts already say why
         frame = frame_of(sel)
         return dcc.send_data_frame(frame.to_csv, f"{filename}-{sel.first}-{sel.last}.csv", index=False)
 

@@ -4,10 +4,13 @@ Three layers, each in this module:
 
 * **Accounts** (table ``cockpit_user``, migration ``003_users.sql``): argon2id password hashes, a role, a disabled
   flag. :func:`create_user`, :func:`set_password`, :func:`set_disabled`, :func:`set_role` and, for the CLI,
-  :func:`manage_users`. :func:`verify` checks a login and rate-limits it (table ``login_attempt``).
+  :func:`manage_users`. :func:`verify` checks a login, journals it (table ``login_attempt``) and slows guessing
+  (:mod:`dashboards.throttle`).
 * **Permissions**: one table, :data:`PERMISSIONS` (role → areas), read through :func:`allowed`. Pages never test role
   names themselves.
-* **The web server**: :func:`install` puts a Flask session login in front of a Dash app. Every request except the
+* **The web server**: :func:`install` puts a login in front of a Dash app, with sessions kept on the server
+  (:mod:`dashboards.sessions`: logout, disable, password and role changes end them at once) and security headers on
+  every response (:mod:`dashboards.headers`). Every request except the
   login page, the health check and static assets needs a session: a browser is redirected to ``/login``, the
   renderer's XHRs (``/_dash-update-component``, ``/_dash-layout``, ``/_dash-dependencies``) get ``401`` JSON, so no
   callback can run without a logged-in user. Which *areas* a user may see is then checked per callback with the
@@ -35,7 +38,6 @@ run without a request: check the user in the foreground callback that starts the
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import html
 import logging
@@ -57,6 +59,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, has_request_context, jsonify, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden as HTTPForbidden
+
+from dashboards import headers, sessions
+from dashboards import throttle as throttling
+from dashboards.throttle import Throttle
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -97,9 +103,7 @@ def allowed(role: str | None, area: str) -> bool:
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
-WINDOW = timedelta(minutes=15)  # rate-limit window
-MAX_FAILURES_USER = 5  # failed logins for one user name within WINDOW (since its last success) before refusing
-MAX_FAILURES_IP = 20  # failed logins from one address within WINDOW (higher: an office NAT shares one address)
+MAX_FAILURES_IP = throttling.DEFAULT.max_failures_ip  # failed logins from one address within its window
 
 HASHER = PasswordHasher()  # argon2id with the library's RFC 9106 defaults; verify() rehashes when they change
 _DUMMY_HASH = HASHER.hash(secrets.token_hex(16))  # verified for unknown users, so they take as long as known ones
@@ -126,12 +130,22 @@ class TooManyAttempts(Exception):
 
     def __init__(self, retry_after: timedelta) -> None:
         self.retry_after = retry_after
-        super().__init__(f"too many failed logins, try again in {self.minutes} minute(s)")
+        super().__init__(f"too many failed logins, try again in {self.wait_text}")
+
+    @property
+    def seconds(self) -> int:
+        """Whole seconds until a new attempt is considered (at least 1)."""
+        return max(1, -(-int(self.retry_after.total_seconds() * 1000) // 1000))
 
     @property
     def minutes(self) -> int:
         """Whole minutes until a new attempt is considered (at least 1)."""
-        return max(1, -(-int(self.retry_after.total_seconds()) // 60))
+        return max(1, -(-self.seconds // 60))
+
+    @property
+    def wait_text(self) -> str:
+        """The wait in words: seconds under two minutes, minutes above."""
+        return f"{self.seconds} second(s)" if self.seconds < 120 else f"{self.minutes} minute(s)"
 
 
 class Forbidden(HTTPForbidden):
@@ -192,40 +206,24 @@ def _update(conn: psycopg.Connection, username: str, sql: str, params: tuple[Any
 
 
 def set_password(conn: psycopg.Connection, username: str, password: str) -> None:
-    """Replace a user's password; their open sessions end at their next request (see :func:`install`)."""
+    """Replace a user's password and end their open sessions (in the same transaction)."""
     _check_password(password)
     _update(conn, username, "password_hash = %s", (hash_password(password),))
+    sessions.end_all(conn, normalize_username(username))
 
 
 def set_disabled(conn: psycopg.Connection, username: str, disabled: bool) -> None:
-    """Disable (or re-enable) an account; a disabled user's open sessions end within ``recheck_s`` of install()."""
+    """Disable (ending their open sessions) or re-enable an account."""
     _update(conn, username, "disabled = %s", (disabled,))
+    if disabled:
+        sessions.end_all(conn, normalize_username(username))
 
 
 def set_role(conn: psycopg.Connection, username: str, role: str) -> None:
-    """Change a user's role (open sessions pick it up within ``recheck_s``)."""
+    """Change a user's role and end their open sessions (they log in again with the new role)."""
     _check_role(role)
     _update(conn, username, "role = %s", (role,))
-
-
-def _retry_after(
-    conn: psycopg.Connection, column: str, key: str, limit: int, window: timedelta, since_success: bool
-) -> timedelta | None:
-    """How long until ``key`` (a user name or an address) drops below ``limit`` failures; None if it is below now."""
-    success_clause = ""
-    if since_success:  # a successful login clears a user name's earlier failures (not an address's)
-        success_clause = (
-            f" AND ts > coalesce((SELECT max(ts) FROM login_attempt WHERE {column} = %(key)s AND ok), '-infinity')"
-        )
-    rows = conn.execute(
-        f"SELECT ts + %(window)s - now() FROM login_attempt"
-        f" WHERE {column} = %(key)s AND ok = false AND ts > now() - %(window)s{success_clause}"
-        f" ORDER BY ts DESC LIMIT %(limit)s",
-        {"key": key, "window": window, "limit": limit},
-    ).fetchall()
-    if len(rows) < limit:
-        return None
-    return max(rows[-1][0], timedelta(0))  # the limit-th newest failure: when it expires, one more try is allowed
+    sessions.end_all(conn, normalize_username(username))
 
 
 def verify(
@@ -234,15 +232,14 @@ def verify(
     password: str,
     ip: str | None,
     *,
-    window: timedelta = WINDOW,
-    max_failures_user: int = MAX_FAILURES_USER,
-    max_failures_ip: int = MAX_FAILURES_IP,
+    throttle: Throttle = throttling.DEFAULT,
 ) -> User | None:
     """The user if ``password`` is theirs and the account is enabled, else ``None``; every attempt is journaled.
 
-    Raises :class:`TooManyAttempts` — before looking at the password — when the user name has ``max_failures_user``
-    failures within ``window`` (since its last successful login) or the address ``ip`` has ``max_failures_ip``.
-    Unknown and disabled users cost one argon2 verification like everybody else, so timing does not tell them apart.
+    Raises :class:`TooManyAttempts` — before looking at the password — when :mod:`dashboards.throttle` says ``ip``
+    must wait before trying this user name again (its own back-off, or its address's limit). Other addresses'
+    failures never hold a login back. Unknown and disabled users cost one argon2 verification like everybody else,
+    so timing does not tell them apart.
     A successful login rehashes the password if the hashing parameters changed and sets ``last_login``.
     """
     name = normalize_username(username)
@@ -250,18 +247,14 @@ def verify(
         # no account can have this name (and PostgreSQL text cannot hold every string, NUL for one): journal it
         # under a printable stand-in so the rate limit still counts it, and answer like any wrong password
         name = "invalid:" + name.encode("unicode_escape").decode("ascii")[:60]
-    waits = [_retry_after(conn, "username", name, max_failures_user, window, True)]
-    if ip:
-        waits.append(_retry_after(conn, "ip", ip, max_failures_ip, window, False))
-    wait = max((w for w in waits if w is not None), default=None)
-    if wait is not None:
-        conn.execute("INSERT INTO login_attempt (username, ip, ok) VALUES (%s, %s, NULL)", (name, ip))
-        log.warning("login refused by the rate limit: user %r from %s", name, ip)
-        raise TooManyAttempts(wait)
-
     row = conn.execute(
         "SELECT password_hash, role, disabled FROM cockpit_user WHERE username = %s", (name,)
     ).fetchone()
+    wait = throttling.retry_after(conn, name, ip, row[1] if row is not None else None, throttle)
+    if wait is not None:
+        conn.execute("INSERT INTO login_attempt (username, ip, ok) VALUES (%s, %s, NULL)", (name, ip))
+        log.warning("login refused by the throttle: user %r from %s", name, ip)
+        raise TooManyAttempts(wait)
     stored = row[0] if row is not None else _DUMMY_HASH
     try:
         ok = HASHER.verify(stored, password)
@@ -329,7 +322,7 @@ SECRET_FILE_ENV = "MALLSENSE_COCKPIT_SECRET_FILE"
 HTTPS_ENV = "MALLSENSE_COCKPIT_HTTPS"
 PROXIES_ENV = "MALLSENSE_COCKPIT_TRUSTED_PROXIES"
 SESSION_LIFETIME = timedelta(hours=12)
-RECHECK_S = 30.0
+RECHECK_S = 0.0  # check the session table on every request (see _session_user)
 _EXT = "mallsense_auth"
 _XHR_PATHS = ("_dash-", "_reload-hash")
 
@@ -359,17 +352,19 @@ def load_secret_key() -> bytes:
 
 
 ConnSource = str | Callable[[], "ConnectionPool"]
+OUTAGE_GRACE_S = 120.0  # while the database is down, a session this worker checked this recently is still believed
 
 
 @dataclass
 class _State:
-    """What install() leaves on ``server.extensions``: where accounts live and the recheck cache."""
+    """What install() leaves on ``server.extensions``: where accounts live, the throttle and the session cache."""
 
     source: ConnSource
     prefix: str
     recheck_s: float
-    rate_limit: dict[str, Any]
-    cache: dict[str, tuple[float, tuple[str, bool, str] | None]]
+    throttle: Throttle
+    # session id -> (recheck after, believe during an outage until, user); monotonic seconds
+    cache: dict[str, tuple[float, float, User]]
     lock: threading.Lock
 
     @contextmanager
@@ -382,49 +377,51 @@ class _State:
             with self.source().connection() as conn:
                 yield conn
 
+    def forget(self, sid: str) -> None:
+        with self.lock:
+            self.cache.pop(sid, None)
 
-def _fingerprint(password_hash: str) -> str:
-    """A session-sized token that changes with the password: changing it ends the user's other sessions."""
-    key = current_app.secret_key
-    assert isinstance(key, bytes | str)
-    raw = key.encode() if isinstance(key, str) else key
-    return hmac.new(raw, password_hash.encode(), hashlib.sha256).hexdigest()[:24]
-
-
-def _account(state: _State, username: str) -> tuple[str, bool, str] | None:
-    """(role, disabled, password_hash) of ``username``, cached for ``recheck_s`` seconds (None: no such user)."""
-    now = time.monotonic()
-    with state.lock:
-        hit = state.cache.get(username)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    with state.connect() as conn:
-        row = conn.execute(
-            "SELECT role, disabled, password_hash FROM cockpit_user WHERE username = %s", (username,)
-        ).fetchone()
-    account = (row[0], row[1], row[2]) if row is not None else None
-    with state.lock:
-        state.cache[username] = (now + state.recheck_s, account)
-    return account
+    def remember(self, sid: str, user: User, now: float) -> None:
+        with self.lock:
+            if len(self.cache) > 10_000:  # drop entries past their grace (sessions that stopped calling)
+                for key in [k for k, (_, grace, _) in self.cache.items() if grace <= now]:
+                    del self.cache[key]
+            self.cache[sid] = (now + self.recheck_s, now + OUTAGE_GRACE_S, user)
 
 
 def _session_user(state: _State) -> User | None:
-    """The session's user, checked against the accounts table (disabled, password changed, role changed)."""
-    username, role, fp = session.get("user"), session.get("role"), session.get("fp")
-    if not isinstance(username, str) or not isinstance(role, str):
+    """The session's user if its server-side session is live (not logged out, expired, or ended by an account change).
+
+    Checked in the database on every request (``recheck_s=0``, the default) or at most every ``recheck_s`` seconds
+    per worker. While the database is not answering, a session this worker confirmed within ``OUTAGE_GRACE_S`` is
+    believed (the pages have no fresh data to show anyway); any other is refused.
+    """
+    token = session.get("sid")
+    if not isinstance(token, str):
         return None
+    sid = sessions.token_id(token)
+    now = time.monotonic()
+    with state.lock:
+        hit = state.cache.get(sid)
+    if hit is not None and hit[0] > now:
+        return hit[2]
     try:
-        account = _account(state, username)
+        with state.connect() as conn:
+            found = sessions.lookup(conn, sid)
     except psycopg.OperationalError as exc:  # includes the pool's timeout
-        # the database is down: the signed session still proves who logged in; pages have no data to show anyway
-        log.warning("cannot recheck user %r (%s): trusting the session", username, str(exc).strip())
-        return User(username, role)
-    if account is None or account[1] or not hmac.compare_digest(str(fp), _fingerprint(account[2])):
+        if hit is not None and hit[1] > now:
+            log.warning("cannot check the session of %r (%s): confirmed %.0f s ago, believed", hit[2].username,
+                        str(exc).strip(), now - (hit[1] - OUTAGE_GRACE_S))
+            return hit[2]
+        log.warning("cannot check a session (%s): refused", str(exc).strip())
+        return None
+    if found is None:
+        state.forget(sid)
         session.clear()
         return None
-    if account[0] != role:
-        session["role"] = account[0]
-    return User(username, account[0])
+    user = User(*found)
+    state.remember(sid, user, now)
+    return user
 
 
 def current_user() -> User | None:
@@ -557,20 +554,20 @@ def install(
     dsn_or_pool_getter: ConnSource,
     *,
     recheck_s: float = RECHECK_S,
-    window: timedelta = WINDOW,
-    max_failures_user: int = MAX_FAILURES_USER,
-    max_failures_ip: int = MAX_FAILURES_IP,
+    throttle: Throttle = throttling.DEFAULT,
 ) -> None:
     """Require a login for every page and callback of ``app`` (call once, after building the app).
 
     ``secret_key`` signs the session cookie (None: :func:`load_secret_key`). ``dsn_or_pool_getter`` is where the
     accounts live: a DSN, or a function returning a psycopg ``ConnectionPool`` (e.g.
-    ``lambda: context.current().pool``), called per use. A session is re-checked against its account at most every
-    ``recheck_s`` seconds: a disabled account, a changed password or a deleted user ends it; a role change applies.
+    ``lambda: context.current().pool``), called per use. Each request checks its session in ``cockpit_session``
+    (``recheck_s`` > 0: at most that often per worker; a logout in the same worker applies at once regardless).
+    ``throttle`` slows password guessing (:mod:`dashboards.throttle`). Every response gets the security headers of
+    :mod:`dashboards.headers`.
 
     Cookie: HttpOnly, SameSite=Lax, lifetime :data:`SESSION_LIFETIME`; Secure (and the ``__Host-`` name prefix) when
     ``MALLSENSE_COCKPIT_HTTPS=1``. Behind a reverse proxy, set ``MALLSENSE_COCKPIT_TRUSTED_PROXIES`` to the number of
-    proxies so that rate limiting sees client addresses, not the proxy's.
+    proxies so that the throttle sees client addresses, not the proxy's (without it ``X-Forwarded-For`` is ignored).
     """
     server: Flask = app.server
     server.secret_key = secret_key if secret_key is not None else load_secret_key()
@@ -590,11 +587,8 @@ def install(
 
     prefix = app.config.routes_pathname_prefix
     home = app.config.requests_pathname_prefix
-    state = _State(
-        source=dsn_or_pool_getter, prefix=prefix, recheck_s=recheck_s,
-        rate_limit={"window": window, "max_failures_user": max_failures_user, "max_failures_ip": max_failures_ip},
-        cache={}, lock=threading.Lock(),
-    )
+    state = _State(source=dsn_or_pool_getter, prefix=prefix, recheck_s=recheck_s, throttle=throttle, cache={},
+                   lock=threading.Lock())
     server.extensions[_EXT] = state
     public_exact = {prefix + "login", prefix + "_favicon.ico", "/favicon.ico"}
     if app.config.health_endpoint:
@@ -611,32 +605,39 @@ def install(
         if not _csrf_ok():
             session.pop("csrf", None)
             return _login_page("The form had expired: please log in again.", username, next_, 400)
+        ip = request.remote_addr
         try:
             with state.connect() as conn:
-                user = verify(conn, username, request.form.get("password", ""), request.remote_addr, **state.rate_limit)
-                row = conn.execute(
-                    "SELECT password_hash FROM cockpit_user WHERE username = %s", (user.username,)
-                ).fetchone() if user else None
+                user = verify(conn, username, request.form.get("password", ""), ip, throttle=state.throttle)
+                token = sessions.start(conn, user.username, ip, SESSION_LIFETIME) if user else None
         except TooManyAttempts as exc:
-            retry = {"Retry-After": str(int(exc.retry_after.total_seconds()) + 1)}
-            return _login_page(f"Too many attempts, try again in {exc.minutes} minute(s).", username, next_, 429, retry)
+            retry = {"Retry-After": str(exc.seconds)}
+            return _login_page(f"Too many attempts, try again in {exc.wait_text}.", username, next_, 429, retry)
         except psycopg.OperationalError as exc:
             log.warning("login impossible, the database is not answering: %s", str(exc).strip())
             return _login_page("The user database is not answering; try again shortly.", username, next_, 503)
-        if user is None or row is None:
+        if user is None or token is None:
             return _login_page("Unknown user name or wrong password.", username, next_, 401)
         session.clear()  # a new session (new CSRF token) for the logged-in user
         session.permanent = True
-        session.update(user=user.username, role=user.role, fp=_fingerprint(row[0]))
+        session["sid"] = token
         csrf_token()  # for the logout form
-        with state.lock:
-            state.cache.pop(user.username, None)
         return redirect(next_)
 
     def logout() -> ResponseReturnValue:
         if not _csrf_ok():
             return jsonify(error="bad or missing CSRF token"), 400
+        token = session.get("sid")
         session.clear()
+        if isinstance(token, str):
+            sid = sessions.token_id(token)
+            state.forget(sid)
+            try:
+                with state.connect() as conn:
+                    sessions.end(conn, sid)
+            except psycopg.OperationalError as exc:
+                log.error("logout could not end the session on the server (%s): other workers may accept its"
+                          " cookie until it expires", str(exc).strip())
         return redirect(url_for("mallsense_login"))
 
     def gate() -> ResponseReturnValue | None:
@@ -653,3 +654,4 @@ def install(
     server.add_url_rule(prefix + "login", endpoint="mallsense_login", view_func=login, methods=["GET", "POST"])
     server.add_url_rule(prefix + "logout", endpoint="mallsense_logout", view_func=logout, methods=["POST"])
     server.before_request(gate)
+    headers.install(app, https=https)

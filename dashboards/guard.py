@@ -20,11 +20,20 @@ DATABASE_DOWN = "The database is not answering; the cockpit retries every few se
 SCHEMA_MISSING = "The database has no mallsense tables yet: run the ingest migrations (mallsense ingest)."
 
 
+class Refused(ValueError):
+    """A request the pages answer with ``message`` instead of data (bad user input, not a failure to log loudly)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
 def guarded(fallback: Callable[[str], T]) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """Run a callback; if it raises, log the error and return ``fallback(message)`` for the browser instead.
 
-    Database outages are logged as one-line warnings (they repeat on every refresh); anything else is logged with
-    its traceback and a short reference that the message shown to the operator repeats.
+    Database outages are logged as one-line warnings (they repeat on every refresh); a :class:`Refused`
+    request (a period outside the calendar...) shows its message; anything else is logged with its traceback and a
+    short reference that the message shown to the operator repeats.
     """
 
     def decorate(func: Callable[P, T]) -> Callable[P, T]:
@@ -34,6 +43,9 @@ def guarded(fallback: Callable[[str], T]) -> Callable[[Callable[P, T]], Callable
                 return func(*args, **kwargs)
             except (PreventUpdate, HTTPException):
                 raise  # no update, or a refusal (403 from dashboards.auth.require): not a failure to report
+            except Refused as exc:
+                log.info("%s: %s", func.__qualname__, exc.message)  # the user's choice, answered in the panel
+                return fallback(exc.message)
             except psycopg.errors.UndefinedTable:
                 log.error("%s: %s", func.__qualname__, SCHEMA_MISSING)
                 return fallback(SCHEMA_MISSING)

@@ -64,7 +64,8 @@ class SensorStream:
         obs, sent = self._obs, sent_ms if sent_ms is not None else now_ms()
 
         def build(seq: int) -> bytes:
-            return encode(self.model(site=self.site, node=self.node, sensor=self.sensor, seq=seq, sent=sent, obs=obs))
+            return encode(self.model(site=self.site, node=self.node, sensor=self.sensor, seq=seq, sent=sent, obs=obs,
+                                     epoch=self.outbox.epoch))
 
         seq = self.outbox.put_batch(self.topic, self.sensor, build)
         self._obs = []

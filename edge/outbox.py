@@ -5,11 +5,14 @@ A batch moves through three states: *pending* (not yet accepted by the broker), 
 within the link's timeout goes back to pending and is published again; ingest is idempotent on ``(sensor, seq)``.
 
 The outbox also owns each sensor's sequence counter, written in the same transaction as the batch it numbers, so a
-restart never reuses or skips a ``seq``.
+restart never reuses or skips a ``seq``. And it owns the sequence's ``epoch``: a random id created with the outbox
+file and kept in it. A node whose file is lost or replaced starts again at ``seq`` 0 under a new epoch, which ingest
+keys on, so the new batches do not collide with the old ones (an in-memory outbox gets a new epoch each time).
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 import time
@@ -22,6 +25,11 @@ from pathlib import Path
 class FullPolicy(StrEnum):
     DROP_OLDEST = "drop_oldest"  # keep the newest data; the dropped count is reported in health
     REJECT_NEW = "reject_new"  # keep the oldest data; new batches are refused (counted as dropped)
+
+
+def new_epoch() -> str:
+    """A fresh sequence epoch: 16 random hex digits (a contract id)."""
+    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,10 @@ class Outbox:
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (sensor, seq)")
         self._db.execute("CREATE TABLE IF NOT EXISTS sensor_seq (sensor TEXT PRIMARY KEY, next INTEGER NOT NULL)")
+        # the epoch is made once per file (a file from before epochs gets one now; its counters go on)
+        self._db.execute("CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.execute("INSERT OR IGNORE INTO outbox_meta (key, value) VALUES ('epoch', ?)", (new_epoch(),))
+        self.epoch: str = self._db.execute("SELECT value FROM outbox_meta WHERE key = 'epoch'").fetchone()[0]
         self._db.execute("UPDATE outbox SET sent_at = NULL")  # after a restart, unconfirmed means: send again
         self._depth = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 

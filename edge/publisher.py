@@ -2,7 +2,8 @@
 
 Batches are written to the :class:`~edge.outbox.Outbox` first and deleted only when the broker acknowledged them
 (PUBACK), so a broker outage or a restart of the node loses nothing; redelivery is harmless because ingest is
-idempotent on ``(sensor, seq)``.
+idempotent on ``(sensor, seq, epoch)``. Commit reports name the epoch they are for; a report for another epoch (say,
+a late one for the outbox this node had before its file was replaced) confirms nothing here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.outbox import Outbox
+from mallsense.broker_auth import edge_client_id, edge_login
 from mallsense.contract import (
     CameraHealth,
     ContractError,
@@ -67,7 +69,8 @@ class EdgeLink:
         process: which of the node's processes this link serves (a collector's sensor id), when the node runs its
             collectors as separate processes: it makes the MQTT client id unique per process. Two clients with
             one id take the broker session from each other in a loop (hundreds of reconnects in ten seconds on
-            Mosquitto); None for a link that serves the whole node.
+            Mosquitto); None for a link that serves the whole node. With a login, the process logs in as
+            ``<user>.<process>`` (the node's password; :mod:`mallsense.broker_auth` binds each login to its client id).
     """
 
     def __init__(
@@ -86,7 +89,8 @@ class EdgeLink:
         if confirm not in ("commit", "broker"):
             raise ValueError("confirm must be 'commit' or 'broker'")
         self.site, self.node, self.broker, self.outbox = site, node, broker, outbox
-        self.client_id = f"mallsense-edge-{site}-{node}" + (f"-{process}" if process else "")
+        self.client_id = edge_client_id(site, node, process)
+        self.login = edge_login(broker.username, process) if broker.username else None
         self.confirm = confirm
         self.commit_timeout_s = commit_timeout_s
         self.ack_topic = str(ack_topic(site, node))
@@ -119,8 +123,8 @@ class EdgeLink:
             clean_session=False,  # persistent session: the broker keeps our QoS 1 state across reconnects
             protocol=mqtt.MQTTv311,
         )
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.login:
+            client.username_pw_set(self.login, self.broker.password)
         if self.broker.tls_ca:
             client.tls_set(ca_certs=self.broker.tls_ca)
         client.will_set(self.state_topic, self._state_payload("offline"), qos=1, retain=True)
@@ -231,6 +235,8 @@ class EdgeLink:
         except ContractError as exc:
             log.warning("ignoring a malformed commit report on %s: %s", msg.topic, exc)
             return
+        if ack.epoch is not None and ack.epoch != self.outbox.epoch:
+            return  # another sequence's batches (an outbox this node had before, or another process's)
         for sensor, seqs in ack.batches.items():
             self.confirmed += self.outbox.confirm(sensor, seqs)
         self._wake.set()

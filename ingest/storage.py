@@ -53,7 +53,8 @@ def migrate(dsn: str, *, use_timescale: bool | None = None, policy: StoragePolic
     """Bring the database to the current schema (idempotent). ``use_timescale=None`` means: if installed.
 
     With a ``policy`` on TimescaleDB, compression and retention jobs are installed too (plain PostgreSQL: ingest
-    enforces retention itself). Tests and the demo, which replay past days, leave it out.
+    enforces retention itself; ``dead_letter`` is a plain table in both modes, purged by ingest's retention job).
+    Tests and the demo, which replay past days, leave it out.
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(

@@ -2,8 +2,10 @@
 
 Every refusal is a :class:`Rejected` with a short reason code; the consumer writes it to ``dead_letter``.
 Reason codes: ``bad_topic``, ``bad_id``, ``bad_kind``, ``invalid_json``, ``bad_version``, ``schema``,
-``topic_mismatch``, ``oversized``, ``unknown_site``, ``unknown_sensor``, ``wrong_node``, ``wrong_kind``,
-``future_ts``, ``internal``.
+``nul_char`` (U+0000 in a string or object key), ``non_finite`` (NaN, ±Infinity, 1e309), ``out_of_range`` (a number
+its column's type cannot hold), ``topic_mismatch``, ``oversized``, ``unknown_site``, ``unknown_sensor``,
+``wrong_node``, ``wrong_kind``, ``future_ts``, ``internal``. The consumer adds ``write_failed`` (the database
+refused a message that passed all of these; :data:`ingest.writer.WRITE_FAILED`).
 """
 
 from __future__ import annotations

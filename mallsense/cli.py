@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -66,7 +67,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     rotation = min((s.site.rotation_days for s in sites.values()), default=1) if sites else 1
     policy = None if args.no_retention else StoragePolicy.for_privacy(rotation)
     if policy is not None and args.compress_after_days:
-        policy = StoragePolicy(retention_days=policy.retention_days, compress_after_days=args.compress_after_days)
+        policy = dataclasses.replace(policy, compress_after_days=args.compress_after_days)  # keeps every other field
     migrate(dsn, policy=policy)
     config = IngestConfig(dsn=dsn, broker=broker_from_url(args.mqtt), client_id=args.client_id,
                           shared_group=args.shared_group, policy=policy)
@@ -81,8 +82,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
           flush=True)
     while not stop.wait(10):
         s = ingest.stats
-        log.info("ingest: %d messages, %d batches (+%d duplicates), %d rows, %d dead letters",
-                 s.messages, s.new_batches, s.duplicate_batches, s.rows, s.dead_letters)
+        log.info("ingest: %d messages, %d batches (+%d duplicates), %d rows, %d dead letters (%d seq conflicts)",
+                 s.messages, s.new_batches, s.duplicate_batches, s.rows, s.dead_letters,
+                 sum(s.seq_conflicts.values()))
     ingest.stop()
     return 0
 
@@ -220,19 +222,20 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 
 def cmd_broker_auth(args: argparse.Namespace) -> int:
-    from mallsense.broker_auth import write_broker_auth
+    from mallsense.broker_auth import plugin_path, write_broker_auth
     from mallsense.site import load_site
 
-    auth = write_broker_auth(args.out, [load_site(p) for p in (args.site or [None])], rotate=args.rotate)
-    if args.owner:  # the broker's own user must read its files (e.g. 1883:1883 in the eclipse-mosquitto image)
+    auth = write_broker_auth(args.out, [load_site(p) for p in (args.site or [None])], rotate=args.rotate,
+                             ingest_workers=args.ingest_workers)
+    if args.owner:  # the broker's own user must read its file (e.g. 1883:1883 in the eclipse-mosquitto image)
         import os
 
         uid, _, gid = args.owner.partition(":")
-        for path in (auth.password_file, auth.acl_file):
-            os.chown(path, int(uid), int(gid or uid))
-    print(f"{auth.password_file} and {auth.acl_file} written for {len(auth.passwords)} users; each user's password "
-          f"is in {args.out / 'secrets'} (give each node only its own). Point Mosquitto at them:\n"
-          f"  allow_anonymous false\n  password_file {auth.password_file}\n  acl_file {auth.acl_file}")
+        os.chown(auth.config_file, int(uid), int(gid or uid))
+    print(f"{auth.config_file} written: {len(auth.logins)} logins, each bound to its own client id; the passwords "
+          f"are in {args.out / 'secrets'} (give each node only its own). Mosquitto's dynamic-security plugin enforces "
+          f"them (restart the broker after a change):")
+    print("  " + auth.mosquitto_lines(args.plugin or plugin_path(required=False)).replace("\n", "\n  "))
     return 0
 
 
@@ -242,7 +245,9 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
 
     app = create_app(dsn_from(args.dsn), load_site(args.site))
     print(f"cockpit on http://{args.host}:{args.port}/")
-    app.run(host=args.host, port=args.port, debug=False)
+    from dashboards.headers import RequestHandler
+
+    app.run(host=args.host, port=args.port, debug=False, request_handler=RequestHandler)  # no version banner
     return 0
 
 
@@ -504,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", type=Path, action="append", help="site file(s) whose sensors are accepted")
     p.add_argument("--any-site", action="store_true",
                    help="accept well-formed batches of any site and sensor (benchmarks, development)")
-    p.add_argument("--client-id", default="mallsense-ingest", help="MQTT client id (persistent session)")
+    p.add_argument("--client-id", help="MQTT client id (persistent session; default: the login's user name, which "
+                   "broker-auth's broker requires, else mallsense-ingest)")
     p.add_argument("--shared-group", help="MQTT shared-subscription group to split load across workers")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for the metrics endpoint")
@@ -521,11 +527,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_cockpit)
 
-    p = sub.add_parser("broker-auth", help="write Mosquitto's password file and per-node ACL for the site(s)")
+    p = sub.add_parser("broker-auth", help="write the broker's logins (each bound to its client id) and per-node ACLs")
     p.add_argument("--site", type=Path, action="append", help="site file(s) (default: the demo mall)")
-    p.add_argument("--out", type=Path, default=Path(".mallsense/broker-auth"), help="folder for passwd, acl, secrets/")
+    p.add_argument("--out", type=Path, default=Path(".mallsense/broker-auth"),
+                   help="folder for dynamic-security.json and secrets/")
     p.add_argument("--rotate", action="store_true", help="new passwords for every user")
-    p.add_argument("--owner", help="UID[:GID] to own passwd and acl (the broker's user; needs root)")
+    p.add_argument("--owner", help="UID[:GID] to own the plugin's file (the broker's user; needs root)")
+    p.add_argument("--ingest-workers", type=int, default=1,
+                   help="ingest logins: mallsense-ingest, mallsense-ingest-2, … (one per worker of a --shared-group)")
+    p.add_argument("--plugin", help="path of mosquitto_dynamic_security.so on the broker (for the printed lines)")
     p.set_defaults(func=cmd_broker_auth)
 
     p = sub.add_parser("user", help="manage cockpit users: add, disable, enable, passwd, role")

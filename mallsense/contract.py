@@ -12,7 +12,9 @@ Topics::
 
 A data message is one **batch** of observations from one sensor, with a per-sensor sequence number ``seq`` that
 increases by one for every batch the sensor produces. ``(sensor, seq)`` identifies a batch: redelivery is harmless and
-gaps are visible. Timestamps are integer milliseconds since the Unix epoch (UTC).
+gaps are visible. An optional ``epoch`` (created with the edge's outbox) names one run of that sequence, so a node
+whose outbox was lost starts over at 0 under a new epoch: the key is then ``(sensor, seq, epoch)``.
+Timestamps are integer milliseconds since the Unix epoch (UTC).
 
 Delivery is confirmed end to end: a broker's PUBACK only means the broker has the batch (and a broker crash can
 still lose it), so an edge node keeps each batch until ingest reports it committed on the node's ``ack`` topic,
@@ -26,7 +28,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "mallsense/v1"
@@ -43,6 +54,37 @@ TimestampMs = Annotated[int, Field(ge=TS_MIN_MS, lt=TS_MAX_MS, description="ms s
 DeviceKey = Annotated[
     str, Field(pattern=r"^[0-9a-f]{16,64}$", description="keyed, rotating hash of a device id (hex); never a MAC")
 ]
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """Keeps a number within what its database column holds: binary COPY would wrap an integer (2**31 into an int4
+    is -2**31) or round a float to infinity. It narrows the field's own bounds (a ``Field(ge=0)`` keeps its 0), where
+    a second ge/le would replace them; the check stays in pydantic-core (no Python call per observation)."""
+
+    lo: float
+    hi: float
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        schema = handler(source)
+        if schema.get("type") not in ("int", "float"):
+            raise TypeError(f"_Column bounds a number, not {schema.get('type')}")
+        schema["ge"] = max(schema.get("ge", self.lo), self.lo)
+        schema["le"] = min(schema.get("le", self.hi), self.hi)
+        if schema["type"] == "float":
+            schema["allow_inf_nan"] = False
+        return schema
+
+
+INT16, INT32, INT64 = (-(2**15), 2**15 - 1), (-(2**31), 2**31 - 1), (-(2**63), 2**63 - 1)
+_COLUMN_BOUNDS = {*INT16, *INT32, *INT64, -FLOAT32_MAX, FLOAT32_MAX}
+# Every number is typed by the column (or jsonb document) it lands in; floats are finite (no NaN, ±Infinity or 1e309).
+Int16 = Annotated[int, _Column(*INT16)]  # smallint
+Int32 = Annotated[int, _Column(*INT32)]  # integer
+Int64 = Annotated[int, _Column(*INT64)]  # bigint
+Float32 = Annotated[float, _Column(-FLOAT32_MAX, FLOAT32_MAX)]  # real
+Float64 = Annotated[float, Field(allow_inf_nan=False)]  # double precision, jsonb
 
 
 class Kind(StrEnum):
@@ -168,7 +210,7 @@ class CrossingObs(_Strict):
     ts: TimestampMs
     line: Ident = Field(description="entrance/counting line id from the site file")
     dir: Literal["in", "out"]
-    track: int = Field(ge=0, lt=2**63, description="ephemeral tracker id, unique per sensor for a short time only")
+    track: Int64 = Field(ge=0, description="ephemeral tracker id, unique per sensor for a short time only")
 
 
 class OccupancyObs(_Strict):
@@ -176,17 +218,17 @@ class OccupancyObs(_Strict):
 
     ts: TimestampMs
     zone: Ident
-    count: int = Field(ge=0, le=100_000)
+    count: Int32 = Field(ge=0, le=100_000)
 
 
 class PositionObs(_Strict):
     """A track's position in the floor frame (metres, the floor's own origin) for heatmaps and paths."""
 
     ts: TimestampMs
-    track: int = Field(ge=0, lt=2**63)
+    track: Int64 = Field(ge=0)
     floor: Ident
-    x: float = Field(ge=-10_000, le=10_000)
-    y: float = Field(ge=-10_000, le=10_000)
+    x: Float32 = Field(ge=-10_000, le=10_000)
+    y: Float32 = Field(ge=-10_000, le=10_000)
 
 
 class WifiObs(_Strict):
@@ -194,11 +236,11 @@ class WifiObs(_Strict):
 
     ts: TimestampMs
     dev: DeviceKey
-    rssi: int | None = Field(default=None, ge=-120, le=0,
+    rssi: Int16 | None = Field(default=None, ge=-120, le=0,
                              description="dBm from radiotap; absent when the capture gives no plausible value")
     rand: bool = Field(description="source MAC is locally administered (randomized)")
-    ch: int | None = Field(default=None, ge=1, le=233, description="channel")
-    sn: int | None = Field(default=None, ge=0, le=4095, description="802.11 sequence number")
+    ch: Int16 | None = Field(default=None, ge=1, le=233, description="channel")
+    sn: Int32 | None = Field(default=None, ge=0, le=4095, description="802.11 sequence number")
     fp: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{1,64}$", description="hex hash of the information elements"
     )
@@ -208,13 +250,13 @@ class WifiCountObs(_Strict):
     """A WiFi sensor's estimate for one interval starting at ``ts`` (method: docs/wifi.md)."""
 
     ts: TimestampMs
-    interval_s: int = Field(ge=10, le=86_400)
-    probes: int = Field(ge=0, description="probe requests heard in range")
-    keys: int = Field(ge=0, description="distinct device keys in range: the naive count")
-    randomized_keys: int = Field(ge=0)
-    devices: float = Field(ge=0, description="estimated distinct devices (randomized addresses linked)")
-    fixtures: int = Field(ge=0, description="stationary devices heard but not counted (printers, desktops)")
-    people: float = Field(ge=0, description="estimated people: the operator's calibration applied to devices")
+    interval_s: Int32 = Field(ge=10, le=86_400)
+    probes: Int32 = Field(ge=0, description="probe requests heard in range")
+    keys: Int32 = Field(ge=0, description="distinct device keys in range: the naive count")
+    randomized_keys: Int32 = Field(ge=0)
+    devices: Float32 = Field(ge=0, description="estimated distinct devices (randomized addresses linked)")
+    fixtures: Int32 = Field(ge=0, description="stationary devices heard but not counted (printers, desktops)")
+    people: Float32 = Field(ge=0, description="estimated people: the operator's calibration applied to devices")
 
 
 class BleObs(_Strict):
@@ -222,8 +264,8 @@ class BleObs(_Strict):
 
     ts: TimestampMs
     dev: DeviceKey
-    rssi: int = Field(ge=-127, le=20)
-    tx: int | None = Field(default=None, ge=-127, le=20, description="calibrated power at 1 m, dBm")
+    rssi: Int16 = Field(ge=-127, le=20)
+    tx: Int16 | None = Field(default=None, ge=-127, le=20, description="calibrated power at 1 m, dBm")
     frame: Literal["ibeacon", "eddystone", "altbeacon", "other"] = "ibeacon"
 
 
@@ -234,7 +276,7 @@ class ZoneEventObs(_Strict):
     dev: DeviceKey = Field(description="the app's consented stable key (the CRM record's device_key)")
     zone: Ident
     event: Literal["enter", "exit"]
-    dwell_s: float | None = Field(default=None, ge=0, le=7 * 86_400, description="on exit: time in the zone")
+    dwell_s: Float32 | None = Field(default=None, ge=0, le=7 * 86_400, description="on exit: time in the zone")
 
 
 OBS_MODELS: dict[Kind, type[_Strict]] = {
@@ -253,8 +295,10 @@ class _BatchBase(_Versioned):
     site: Ident
     node: Ident
     sensor: Ident
-    seq: int = Field(ge=0, lt=2**63, description="per-sensor batch number, +1 per batch")
+    seq: Int64 = Field(ge=0, description="per-sensor batch number, +1 per batch")
     sent: TimestampMs = Field(description="when the batch was closed at the edge")
+    epoch: Ident | None = Field(default=None, description="names this run of the sensor's sequence (a new outbox "
+                                "starts a new epoch and seq 0); optional: without it a restarted seq collides")
 
 
 class CrossingBatch(_BatchBase):
@@ -307,6 +351,25 @@ BATCH_MODELS: dict[Kind, type[_BatchBase]] = {
 }
 _BATCH = TypeAdapter(Batch)
 
+_Pct = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+
+
+class CameraAudit(_Strict):
+    """A camera's last commissioning audit (``mallsense camera-audit report``): a person marked every crossing of a
+    recorded stretch; the count error the camera made there, per 100 true crossings, with its 95 % interval."""
+
+    at: TimestampMs = Field(description="when the audit was reported")
+    crossings: int = Field(ge=1, le=10_000_000, description="true crossings the error was measured on")
+    count_error_pct: _Pct = Field(description="(|counted in - true in| + |counted out - true out|) / crossings")
+    ci_low_pct: _Pct = Field(description="lower end of the 95 % interval of the count error rate")
+    ci_high_pct: _Pct = Field(description="upper end of the 95 % interval of the count error rate")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CameraAudit:
+        if not self.ci_low_pct <= self.count_error_pct <= self.ci_high_pct:
+            raise ValueError("the interval must hold the measured error: ci_low_pct <= count_error_pct <= ci_high_pct")
+        return self
+
 
 class CameraHealth(_Strict):
     """Whether a camera's pipeline keeps up with its source. Counters since the collector started; a consumer
@@ -314,11 +377,12 @@ class CameraHealth(_Strict):
     frames_read`` (1 keeps up; a live source hands the pipeline only its newest frame, so a slow node detects less
     often instead of falling behind)."""
 
-    frames_read: int = Field(ge=0, description="frames the source delivered")
-    frames_dropped: int = Field(ge=0, description="frames replaced by a newer one before the pipeline took them")
-    detect_every: int = Field(ge=1, description="the detector is meant to run on every n-th frame")
-    detect_steps: int = Field(ge=0, description="frames the detector ran on")
-    reconnects: int = Field(default=0, ge=0, description="times a stream was lost and opened again")
+    frames_read: Int64 = Field(ge=0, description="frames the source delivered")
+    frames_dropped: Int64 = Field(ge=0, description="frames replaced by a newer one before the pipeline took them")
+    detect_every: Int64 = Field(ge=1, description="the detector is meant to run on every n-th frame")
+    detect_steps: Int64 = Field(ge=0, description="frames the detector ran on")
+    reconnects: Int64 = Field(default=0, ge=0, description="times a stream was lost and opened again")
+    audit: CameraAudit | None = Field(default=None, description="the camera's last commissioning audit, if any")
 
     @property
     def keeping_up(self) -> float | None:
@@ -329,12 +393,12 @@ class CameraHealth(_Strict):
 
 
 class NodeHealth(_Strict):
-    uptime_s: float = Field(ge=0)
-    published: int = Field(ge=0, description="batches acknowledged by the broker since start")
-    outbox_depth: int = Field(ge=0, description="batches waiting on disk for the broker")
-    outbox_dropped: int = Field(default=0, ge=0, description="batches dropped because the outbox was full")
-    sensors: dict[str, TimestampMs] = Field(default_factory=dict, description="sensor id -> last observation")
-    cameras: dict[str, CameraHealth] = Field(default_factory=dict, description="camera sensor id -> its load")
+    uptime_s: Float64 = Field(ge=0)
+    published: Int64 = Field(ge=0, description="batches acknowledged by the broker since start")
+    outbox_depth: Int32 = Field(ge=0, description="batches waiting on disk for the broker")
+    outbox_dropped: Int32 = Field(default=0, ge=0, description="batches dropped because the outbox was full")
+    sensors: dict[Ident, TimestampMs] = Field(default_factory=dict, description="sensor id -> last observation")
+    cameras: dict[Ident, CameraHealth] = Field(default_factory=dict, description="camera sensor id -> its load")
 
 
 class NodeState(_Versioned):
@@ -355,7 +419,8 @@ class CommitAck(_Versioned):
     v: Literal[1] = SCHEMA_VERSION
     site: Ident
     node: Ident
-    batches: dict[str, list[int]] = Field(description="sensor id -> committed seq numbers")
+    batches: dict[Ident, list[Annotated[Int64, Field(ge=0)]]] = Field(description="sensor id -> committed seq numbers")
+    epoch: Ident | None = Field(default=None, description="the batches' epoch (None: batches sent without one)")
 
 
 _ACK = TypeAdapter(CommitAck)
@@ -415,13 +480,30 @@ def _reason(exc: ValidationError) -> str:
         return "bad_version"
     if errors[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
         return "bad_kind"
+    if any(_holds_nul(e) for e in errors):
+        return "nul_char"  # PostgreSQL text and jsonb cannot hold U+0000, in a value or an object key
+    if any(e["type"] == "finite_number" for e in errors):
+        return "non_finite"  # NaN, ±Infinity, or a literal beyond a double such as 1e309
+    if any(_beyond_column(e) for e in errors):
+        return "out_of_range"  # a number its column's type cannot hold
     return "schema"
+
+
+def _beyond_column(error: Any) -> bool:
+    ctx = error.get("ctx") or {}
+    return error["type"] in ("greater_than_equal", "less_than_equal") and (
+        ctx.get("ge") in _COLUMN_BOUNDS or ctx.get("le") in _COLUMN_BOUNDS)
+
+
+def _holds_nul(error: Any) -> bool:
+    strings = [p for p in error["loc"] if isinstance(p, str)] + [error["input"]]
+    return any(isinstance(s, str) and "\x00" in s for s in strings)
 
 
 def _summary(exc: ValidationError, limit: int = 3) -> str:
     parts = []
     for err in exc.errors()[:limit]:
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) for p in err["loc"]).replace("\x00", "\\x00")
         parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
     more = exc.error_count() - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

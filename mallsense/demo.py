@@ -64,7 +64,7 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
     home = args.home.resolve()
     print(f"mallsense demo: private servers under {home}")
     pg = PostgresServer(home / "postgres").start()
-    broker_auth = write_broker_auth(home / "broker-auth", [site])  # one MQTT user per edge node, ACLs, no anonymous
+    broker_auth = write_broker_auth(home / "broker-auth", [site])  # logins bound to client ids, ACLs, no anonymous
     mqtt = MosquittoServer(home / "mosquitto", auth=broker_auth).start()
     broker = BrokerConfig(port=mqtt.port, min_backoff_s=1, max_backoff_s=5)
     ingest_broker = dataclasses.replace(broker, username=INGEST_USER, password=broker_auth.passwords[INGEST_USER])
@@ -77,7 +77,7 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
         print(f"database ready on port {pg.port} ({'TimescaleDB' if info.timescale else 'PostgreSQL'}); "
               f"broker on port {mqtt.port}")
         ingest = Ingest(
-            IngestConfig(dsn=pg.dsn, broker=ingest_broker, client_id="mallsense-demo-ingest"),
+            IngestConfig(dsn=pg.dsn, broker=ingest_broker),  # client id = its login (the broker binds them)
             Validator({site.site.id: site}),
         ).start()
         day = demo_start_day(site)
@@ -102,7 +102,9 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
         analytics.start()
         threads.append(analytics)
         app = create_app(pg.dsn, site, secret_key=secrets.token_bytes(32))
-        web = make_server("127.0.0.1", args.port, app.server, threaded=True)
+        from dashboards.headers import RequestHandler
+
+        web = make_server("127.0.0.1", args.port, app.server, threaded=True, request_handler=RequestHandler)
         threading.Thread(target=web.serve_forever, name="cockpit", daemon=True).start()
         print(f"simulating {site.site.name} from {catch_up:%a %Y-%m-%d %H:%M} (mall time) at {args.speed:g}x")
         print(f"cockpit: http://127.0.0.1:{args.port}/   log in as {DEMO_USER} / {password}   (Ctrl-C to stop)",

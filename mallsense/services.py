@@ -248,7 +248,7 @@ class MosquittoServer:
     port: int = field(default_factory=free_port)
     install: bool = True
     proc: subprocess.Popen | None = None
-    auth: BrokerAuth | None = None  # password file and ACL (mallsense.broker_auth); None: anonymous (tests)
+    auth: BrokerAuth | None = None  # logins bound to client ids, ACLs (mallsense.broker_auth); None: anonymous
     tls: BrokerTls | None = None  # the listener speaks TLS only (clients use mqtts:// and the CA); None: plain
 
     def write_config(self) -> Path:
@@ -256,11 +256,11 @@ class MosquittoServer:
         self.datadir.mkdir(parents=True, exist_ok=True)
         conf = self.datadir / "mosquitto.conf"
         user_line = "user root" if os.geteuid() == 0 else ""
-        if self.auth is None:
-            auth_lines = "allow_anonymous true"
-        else:
-            auth_lines = (f"allow_anonymous false\npassword_file {self.auth.password_file.resolve()}\n"
-                          f"acl_file {self.auth.acl_file.resolve()}")
+        auth_lines = "allow_anonymous true"
+        if self.auth is not None:
+            from mallsense.broker_auth import plugin_path
+
+            auth_lines = self.auth.mosquitto_lines(plugin_path())
         conf.write_text(MOSQUITTO_CONF.format(port=self.port, datadir=self.datadir, user_line=user_line,
                                               auth_lines=auth_lines, tls_lines=self.tls.lines() if self.tls else ""))
         return conf

@@ -24,7 +24,14 @@ def ingest_metrics(ingest) -> Iterable[Metric]:
     batches = CounterMetricFamily("mallsense_ingest_batches", "batches by outcome", labels=["outcome"])
     batches.add_metric(["new"], s.new_batches)
     batches.add_metric(["duplicate"], s.duplicate_batches)
+    batches.add_metric(["seq_conflict"], sum(s.seq_conflicts.values()))
     yield batches
+    conflicts = CounterMetricFamily("mallsense_ingest_seq_conflicts", "batches refused because their sensor's seq "
+                                    "(and epoch) is stored with other content: a restarted sequence",
+                                    labels=["site", "sensor"])
+    for (site, sensor), n in sorted(s.seq_conflicts.items()):
+        conflicts.add_metric([site, sensor], n)
+    yield conflicts
     rows = CounterMetricFamily("mallsense_ingest_rows", "observation rows written", labels=["table"])
     for table, n in sorted(s.rows_by_table.items()):
         rows.add_metric([table], n)

@@ -27,7 +27,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
-from mallsense.contract import TOPIC_ROOT, CameraHealth
+from mallsense.contract import TOPIC_ROOT, CameraAudit, CameraHealth
 from mallsense.site import Site
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ Database = psycopg.Connection | ConnectionPool
 IN_VIEW_WINDOW = timedelta(minutes=5)  # a zone's camera snapshot older than this no longer counts as "in view"
 WIFI_WINDOW = timedelta(minutes=15)  # a WiFi estimate interval that started earlier than this is stale
 CAMERA_BEHIND = 0.9  # a camera whose detector runs on less of the frames meant for it is flagged in the cockpit
+AUDIT_TARGET_PCT = 5.0  # a camera whose last audit measured a larger count error is flagged (docs/camera.md)
 SILENT_AFTER_S = 60.0  # an online node not heard from for this long is "silent" (health is published every 10 s)
+CONFLICT_WINDOW = timedelta(days=1)  # a sensor with seq_conflict dead letters this recent is flagged in the cockpit
 DEFAULT_ORIGIN = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # date_bin's origin unless told otherwise
 
 FLOW_COLUMNS = ["bucket", "line", "entries", "exits"]
@@ -274,12 +276,21 @@ class NodeHealth:
     last_batch_age_s: float | None
     sensors: int  # sensors of this node that have delivered at least one batch
     cameras: dict[str, CameraHealth] = field(default_factory=dict)  # camera id -> load, from the health report
+    # sensor id -> its batches refused as seq_conflict within CONFLICT_WINDOW: its sequence restarted without a new
+    # epoch (an outbox lost or replaced), and those batches are in dead_letter, not in the data
+    seq_conflicts: dict[str, int] = field(default_factory=dict)
 
     @property
     def cameras_behind(self) -> dict[str, float]:
         """Cameras whose detector ran on less than ``CAMERA_BEHIND`` of the frames meant for it: id -> share."""
         shares = {sensor: h.keeping_up for sensor, h in self.cameras.items()}
         return {sensor: share for sensor, share in shares.items() if share is not None and share < CAMERA_BEHIND}
+
+    @property
+    def cameras_off_target(self) -> dict[str, CameraAudit]:
+        """Cameras whose last commissioning audit measured a count error above ``AUDIT_TARGET_PCT``: id -> audit."""
+        return {sensor: h.audit for sensor, h in self.cameras.items()
+                if h.audit is not None and h.audit.count_error_pct > AUDIT_TARGET_PCT}
 
     @classmethod
     def never_heard(cls, node: str) -> NodeHealth:
@@ -338,7 +349,21 @@ def sensor_health(db: Database, site_id: str) -> list[NodeHealth]:
     """
     with _connection(db) as conn:
         rows = conn.execute(query, {"site": site_id}).fetchall()
-    return [NodeHealth(*row[:-1], cameras=_cameras(row[-1])) for row in rows]
+        conflicts = _seq_conflicts(conn, site_id, CONFLICT_WINDOW)
+    return [NodeHealth(*row[:-1], cameras=_cameras(row[-1]), seq_conflicts=conflicts.get(row[0], {})) for row in rows]
+
+
+def _seq_conflicts(conn: psycopg.Connection, site_id: str, window: timedelta) -> dict[str, dict[str, int]]:
+    """node -> sensor -> seq_conflict dead letters of the site during the last ``window`` (from their topics)."""
+    rows = conn.execute(
+        "SELECT split_part(topic, '/', 4), split_part(topic, '/', 6), count(*)::int FROM dead_letter"
+        " WHERE received > now() - %s AND reason = 'seq_conflict' AND starts_with(topic, %s) GROUP BY 1, 2",
+        (window, f"{TOPIC_ROOT}/{site_id}/"),
+    ).fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for node, sensor, n in rows:
+        out.setdefault(node, {})[sensor] = n
+    return out
 
 
 def _cameras(reported: dict | None) -> dict[str, CameraHealth]:
@@ -351,6 +376,14 @@ def _cameras(reported: dict | None) -> dict[str, CameraHealth]:
         except ValidationError as exc:
             log.warning("camera %s: stored health report not readable: %s", sensor, exc)
     return out
+
+
+def camera_audits(db: Database, site_id: str) -> dict[str, CameraAudit]:
+    """camera sensor id -> its last commissioning audit, as its node last reported it (cameras never audited are
+    absent)."""
+    with _connection(db) as conn:
+        rows = conn.execute("SELECT health -> 'cameras' FROM node_state WHERE site = %s", (site_id,)).fetchall()
+    return {sensor: h.audit for (reported,) in rows for sensor, h in _cameras(reported).items() if h.audit}
 
 
 def dead_letters(db: Database, site_id: str, window: timedelta = timedelta(hours=1)) -> int:

@@ -6,7 +6,7 @@ its own callback, so a slow or failing panel never blocks the others.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
@@ -18,6 +18,7 @@ from dashboards.auth import can
 from dashboards.figures import FLOW_HEIGHT, empty_figure, entrance_chart
 from dashboards.floorplan import FLOOR_PLAN_HEIGHT, floor_plan
 from dashboards.guard import guarded
+from mallsense.contract import CameraAudit
 from mallsense.site import Site
 from models import live
 
@@ -220,7 +221,24 @@ def show_entrances(clock: dict[str, Any] | None) -> tuple[Any, Any]:
                               f"{now.astimezone(tz):%H:%M} — are the entrance cameras publishing?")
     else:
         figure = entrance_chart(site, flows, since, until, FLOW_BUCKET)
-    return figure, totals_table(site, totals)
+    return figure, [totals_table(site, totals), quality_notes(site, live.camera_audits(cockpit.pool, site.site.id))]
+
+
+def quality_notes(site: Site, audits: dict[str, CameraAudit]) -> html.Div:
+    """Data quality of the entrance figures: each entrance camera's last commissioning audit, or that it has none
+    (its counts are then unmeasured on this door)."""
+    cameras = [s for s in site.sensors if s.kind == "camera" and {e.id for e in site.entrances} & set(s.lines)]
+    if not cameras:
+        return html.Div()
+    items = [html.Li(f"{s.id}: {audit_text(audits[s.id]) if s.id in audits else 'not audited yet'}",
+                     className="off" if s.id in audits and audits[s.id].count_error_pct > live.AUDIT_TARGET_PCT
+                     else "")
+             for s in cameras]
+    audited = sum(s.id in audits for s in cameras)
+    return html.Div(className="quality-notes", children=[
+        html.Div(f"Data quality: {audited} of {len(cameras)} entrance cameras audited (mallsense camera-audit)",
+                 className="muted"),
+        html.Ul(items)])
 
 
 def totals_table(site: Site, totals: pd.DataFrame) -> html.Table:
@@ -293,6 +311,9 @@ def _chip(n: live.NodeHealth) -> html.Span:
                       f"{'no frames yet' if share is None else f'{share:.0%} of its planned frames'}"
                       f" (detect_every {cam.detect_every}), {cam.frames_dropped:,} of {cam.frames_read:,} frames "
                       f"dropped, {cam.reconnects} reconnects")
+    for sensor, cam in sorted(n.cameras.items()):
+        if cam.audit is not None:
+            detail.append(f"camera {sensor}: {audit_text(cam.audit)}")
     words = [] if n.condition == "online" else ["never heard" if n.condition == "unknown" else n.condition]
     if n.last_heard_s is not None:
         words.append(_age(n.last_heard_s))
@@ -301,8 +322,24 @@ def _chip(n: live.NodeHealth) -> html.Span:
         words.append(f"outbox {n.outbox_depth or 0:,}{dropped}")
     for sensor, share in sorted(n.cameras_behind.items()):
         words.append(f"{sensor} detects on {share:.0%} of frames")  # the CPU cannot keep up: counts get coarser
+    for sensor, count in sorted(n.seq_conflicts.items()):  # its sequence restarted: batches went to dead_letter
+        words.append(f"{sensor} {count:,} seq conflicts")
+        detail.append(f"sensor {sensor}: {count:,} batches refused in the last "
+                      f"{live.CONFLICT_WINDOW.total_seconds() / 3600:g} h because their seq was already stored with "
+                      "other content (sequence restarted without a new epoch; kept in dead_letter as seq_conflict)")
+    for sensor, audit in sorted(n.cameras_off_target.items()):  # counts off by more than the target when audited
+        words.append(f"{sensor} audit {audit.count_error_pct:.0f}% off")
+    flags = ((" behind" if n.cameras_behind or n.cameras_off_target else "")
+             + (" conflict" if n.seq_conflicts else ""))
     return html.Span([html.B(n.node), " · " + " · ".join(words) if words else ""],
-                     className=f"chip {n.condition}{' behind' if n.cameras_behind else ''}", title="\n".join(detail))
+                     className=f"chip {n.condition}{flags}", title="\n".join(detail))
+
+
+def audit_text(audit: CameraAudit) -> str:
+    """A camera's last commissioning audit in words: error, its 95 % interval, how many crossings, when."""
+    when = datetime.fromtimestamp(audit.at / 1000, tz=UTC)
+    return (f"last audit {when:%Y-%m-%d}: count error {audit.count_error_pct:.1f}% (95% interval "
+            f"{audit.ci_low_pct:.1f}-{audit.ci_high_pct:.1f}%) on {audit.crossings:,} crossings")
 
 
 def _health_problem(message: str) -> list[html.Span]:

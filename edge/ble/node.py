@@ -16,6 +16,7 @@ from edge.ble.scanner import BleScanner, ScanConfig
 from edge.outbox import Outbox
 from edge.privacy import DeviceKeyer, OptOutList
 from edge.publisher import BrokerConfig, sensor_outbox
+from mallsense.broker_auth import app_ranging_process
 from mallsense.contract import Kind
 from mallsense.site import Sensor, Site
 
@@ -73,7 +74,7 @@ def run_app_ranging(site: Site, sensor_id: str, adverts: Iterable, *, device_key
     observations under the app's stable key, through the gateway sensor ``sensor_id`` (a ble sensor of the site)."""
     node = ble_sensor(site, sensor_id).node
     with sensor_outbox(site.site.id, node, broker, outbox_path, stop, what=f"app ranging via {sensor_id}",
-                       process=f"app-{sensor_id}",
+                       process=app_ranging_process(sensor_id),
                        drain_timeout_s=drain_timeout_s) as out:
         stream = SensorStream(out.outbox, site.site.id, node, Kind.ZONE, sensor_id)
         ranging = AppRanging(site, device_key, config)

@@ -35,3 +35,18 @@ def test_dockerfile_copies_every_package_the_project_declares():
     packages = set(re.search(r'include = \[(.*?)\]', pyproject).group(1).replace('"', "").replace("*", "")
                    .replace(" ", "").split(","))
     assert packages | {"config"} <= copied
+
+
+def test_the_compose_broker_enforces_broker_auths_logins_with_the_plugin():
+    """The auth lines of docker/mosquitto.conf are the ones the demo's and tests' broker runs with (client ids bound
+    to logins, subscriptions refused outside a login's topics), read from where the broker-auth service writes."""
+    from mallsense.broker_auth import PLUGIN_PATHS, BrokerAuth
+
+    conf = [line for line in (DOCKER / "mosquitto.conf").read_text().splitlines() if line and line[0] != "#"]
+    compose = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())["services"]
+    volume = compose["broker-auth"]["volumes"][0].split(":")[0]
+    mount = next(v.split(":")[1] for v in compose["mosquitto"]["volumes"] if v.startswith(f"{volume}:"))
+    expected = BrokerAuth(Path(mount), {}, {}).mosquitto_lines(PLUGIN_PATHS[-1]).splitlines()
+    assert [line for line in conf if line.split()[0] in {"allow_anonymous", "plugin", "plugin_opt_config_file"}] \
+        == expected
+    assert not any(line.split()[0] in {"password_file", "acl_file"} for line in conf)  # they cannot refuse either

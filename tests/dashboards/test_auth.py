@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, html
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from dashboards import auth
+from dashboards import auth, throttle
 from dashboards.auth import AREAS, PERMISSIONS, Forbidden, TooManyAttempts, User, UserError, allowed
 
 pytestmark = pytest.mark.integration
@@ -86,53 +86,72 @@ def test_unknown_users_cost_a_password_check_too() -> None:
 # --- rate limiting ----------------------------------------------------------------------------------------------------
 
 
-def test_rate_limit_refuses_even_the_right_password_until_the_window_passes(db_dsn: str) -> None:
+def test_backoff_is_per_address_and_account_and_grows(db_dsn: str) -> None:
     with connect(db_dsn) as conn:
         auth.create_user(conn, "erin", PASSWORD, "admin")
-        for _ in range(auth.MAX_FAILURES_USER):
+        free = throttle.DEFAULT.free_failures
+        for _ in range(free):
             assert auth.verify(conn, "erin", "wrong password!", "10.0.0.3") is None
         with pytest.raises(TooManyAttempts) as refused:
-            auth.verify(conn, "erin", PASSWORD, "10.0.0.4")  # another address: the user name is what is limited
-        assert timedelta(minutes=14) < refused.value.retry_after <= auth.WINDOW
-        assert refused.value.minutes == 15
-        # refusals are journaled but do not count as failures (they would extend the lock-out forever)
+            auth.verify(conn, "erin", PASSWORD, "10.0.0.3")  # even the right password waits
+        assert timedelta(0) < refused.value.retry_after <= throttle.DEFAULT.base_delay
+        # refusals are journaled but do not count as failures (they would extend the back-off forever)
         assert conn.execute("SELECT count(*) FROM login_attempt WHERE ok IS NULL").fetchone()[0] == 1
-        # the window passes (the journal is moved 16 minutes into the past instead of waiting)
-        conn.execute("UPDATE login_attempt SET ts = ts - interval '16 minutes'")
-        assert auth.verify(conn, "erin", PASSWORD, "10.0.0.4") == User("erin", "admin")
+        assert auth.verify(conn, "erin", PASSWORD, "10.0.0.4") == User("erin", "admin")  # another address: no wait
+        # the wait doubles with each further failure, up to the cap
+        waits = [throttling_backoff(n) for n in range(free, free + 14)]
+        assert waits[:4] == [timedelta(seconds=s) for s in (1, 2, 4, 8)]
+        assert waits[-1] == throttle.DEFAULT.max_delay and waits == sorted(waits)
+        # time passes (the journal moves into the past instead of waiting): the address may try again
+        conn.execute("UPDATE login_attempt SET ts = ts - interval '2 seconds'")
+        assert auth.verify(conn, "erin", PASSWORD, "10.0.0.3") == User("erin", "admin")
 
 
-def test_rate_limit_window_is_a_parameter(db_dsn: str) -> None:
-    window = timedelta(seconds=2)
+def throttling_backoff(failures: int) -> timedelta:
+    return throttle.backoff(failures)
+
+
+def test_backoff_settings_are_parameters(db_dsn: str) -> None:
+    quick = throttle.Throttle(free_failures=2, base_delay=timedelta(seconds=1))
     with connect(db_dsn) as conn:
         auth.create_user(conn, "fred", PASSWORD, "operator")
-        for _ in range(3):
-            assert auth.verify(conn, "fred", "wrong password!", "10.0.0.5", window=window, max_failures_user=3) is None
+        for _ in range(2):
+            assert auth.verify(conn, "fred", "wrong password!", "10.0.0.5", throttle=quick) is None
         with pytest.raises(TooManyAttempts) as refused:
-            auth.verify(conn, "fred", PASSWORD, "10.0.0.5", window=window, max_failures_user=3)
-        assert refused.value.retry_after <= window and refused.value.minutes == 1
+            auth.verify(conn, "fred", PASSWORD, "10.0.0.5", throttle=quick)
+        assert refused.value.retry_after <= timedelta(seconds=1) and refused.value.wait_text == "1 second(s)"
         time.sleep(refused.value.retry_after.total_seconds() + 0.2)
-        assert auth.verify(conn, "fred", PASSWORD, "10.0.0.5", window=window, max_failures_user=3) == User(
-            "fred", "operator"
-        )
+        assert auth.verify(conn, "fred", PASSWORD, "10.0.0.5", throttle=quick) == User("fred", "operator")
 
 
-def test_rate_limit_per_address_and_reset_by_success(db_dsn: str) -> None:
+def test_limit_per_address_reset_by_success_and_local_admins(db_dsn: str) -> None:
+    tight = throttle.Throttle(max_failures_ip=3, free_failures=3)
     with connect(db_dsn) as conn:
         auth.create_user(conn, "gina", PASSWORD, "operator")
+        auth.create_user(conn, "root", PASSWORD, "admin")
         # one address trying many user names
         for i in range(3):
-            assert auth.verify(conn, f"guess{i}", "wrong password!", "10.9.9.9", max_failures_ip=3) is None
+            assert auth.verify(conn, f"guess{i}", "wrong password!", "10.9.9.9", throttle=tight) is None
         with pytest.raises(TooManyAttempts):
-            auth.verify(conn, "gina", PASSWORD, "10.9.9.9", max_failures_ip=3)
-        assert auth.verify(conn, "gina", PASSWORD, "10.0.0.6", max_failures_ip=3) == User("gina", "operator")
-        # a successful login clears the user name's earlier failures
+            auth.verify(conn, "gina", PASSWORD, "10.9.9.9", throttle=tight)
+        assert auth.verify(conn, "gina", PASSWORD, "10.0.0.6", throttle=tight) == User("gina", "operator")
+        # a successful login clears the pair's earlier failures
         for _ in range(2):
-            assert auth.verify(conn, "gina", "wrong password!", "10.0.0.6", max_failures_user=3) is None
-        assert auth.verify(conn, "gina", PASSWORD, "10.0.0.6", max_failures_user=3) is not None
+            assert auth.verify(conn, "gina", "wrong password!", "10.0.0.7") is None
+        assert auth.verify(conn, "gina", PASSWORD, "10.0.0.7") is not None
         for _ in range(2):
-            assert auth.verify(conn, "gina", "wrong password!", "10.0.0.6", max_failures_user=3) is None
-        assert auth.verify(conn, "gina", PASSWORD, "10.0.0.6", max_failures_user=3) is not None
+            assert auth.verify(conn, "gina", "wrong password!", "10.0.0.7") is None
+        assert auth.verify(conn, "gina", PASSWORD, "10.0.0.7") is not None
+        for _ in range(3):
+            assert auth.verify(conn, "gina", "wrong password!", "10.0.0.7") is None
+        with pytest.raises(TooManyAttempts):  # three in a row since the last success: now it waits
+            auth.verify(conn, "gina", PASSWORD, "10.0.0.7")
+        # loopback: other accounts' failures fill the address's limit, yet an admin still gets in (not an operator)
+        for i in range(3):
+            assert auth.verify(conn, f"local{i}", "wrong password!", "127.0.0.1", throttle=tight) is None
+        with pytest.raises(TooManyAttempts):
+            auth.verify(conn, "gina", PASSWORD, "127.0.0.1", throttle=tight)
+        assert auth.verify(conn, "root", PASSWORD, "127.0.0.1", throttle=tight) == User("root", "admin")
 
 
 # --- permissions ------------------------------------------------------------------------------------------------------
@@ -341,12 +360,12 @@ def test_app_wide_on_error_does_not_leak(
 
 def test_rate_limited_login_page(client_for: Callable[..., FlaskClient]) -> None:
     client = client_for()
-    for _ in range(auth.MAX_FAILURES_USER):
+    for _ in range(throttle.DEFAULT.free_failures):
         assert log_in(client, "ada", "wrong password!").status_code == 401
     response = log_in(client, "ada")
     assert response.status_code == 429
-    assert "Too many attempts, try again in 15 minute(s)." in response.get_data(as_text=True)
-    assert int(response.headers["Retry-After"]) > 800
+    assert "Too many attempts, try again in 1 second(s)." in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "1"
     assert call(client, "members").status_code == 401
 
 
@@ -365,11 +384,13 @@ def test_sessions_end_when_disabled_or_password_changed(client_for: Callable[...
     with connect(accounts) as conn:
         auth.set_password(conn, "ada", "a brand new password")
     assert call(client, "members").status_code == 401
-    # a role change applies to the open session
+    # a role change ends the open session: the user logs in again with the new role
     log_in(client, "mo")
     assert call(client, "members").status_code == 200
     with connect(accounts) as conn:
         auth.set_role(conn, "mo", "leasing")
+    assert call(client, "members").status_code == 401
+    log_in(client, "mo")
     assert call(client, "members").status_code == 403
 
 

@@ -58,7 +58,11 @@ def test_two_gunicorn_workers_serve_the_cockpit_behind_its_login(db_dsn: str, tm
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
         data = urllib.parse.urlencode({"username": "ops", "password": "gunicorn-test-password", "csrf_token": csrf,
                                        "next": "/"}).encode()
-        assert browser.open(base + "/login", data=data, timeout=60).status == 200
+        with browser.open(base + "/login", data=data, timeout=60) as resp:
+            assert resp.status == 200
+            assert resp.headers["Server"] == "gunicorn"  # no version banner
+            assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+            assert resp.headers["Cache-Control"] == "no-store"
         for _ in range(6):
             with browser.open(base + "/_dash-layout", timeout=60) as resp:
                 assert resp.status == 200 and b"filter-bar" in resp.read()

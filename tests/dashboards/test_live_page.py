@@ -20,6 +20,7 @@ from dashboards import context
 from dashboards.app import create_app
 from dashboards.guard import DATABASE_DOWN, SCHEMA_MISSING
 from mallsense.site import load_site
+from models import live
 from tests.dashboards.rows import NOW, add_batch, add_crossings, add_node_state, add_occupancy, add_positions, local
 
 pytestmark = pytest.mark.integration
@@ -199,3 +200,31 @@ def test_an_unexpected_error_is_logged_with_a_reference(seeded, cockpit, monkeyp
     assert "Traceback" not in shown and "KeyError" not in shown
     ref = shown.split("(ref ")[1].split(")")[0]
     assert ref in caplog.text and "KeyError: 'a bug'" in caplog.text
+
+
+def test_camera_audits_reach_the_sensor_strip_and_the_entrance_notes(cockpit, pg_dsn):
+    """A camera's last commissioning audit (CameraHealth.audit in its node's health) is read back per camera,
+    flags the node's chip when off target, and is listed under the entrance figures; unaudited cameras say so."""
+    _, page = cockpit(pg_dsn)
+    site = SITE
+    entrance_ids = {e.id for e in site.entrances}
+    door_cams = [s for s in site.sensors if s.kind == "camera" and entrance_ids & set(s.lines)]
+    good, poor = door_cams[0], door_cams[1]
+    load = {"frames_read": 100, "frames_dropped": 0, "detect_every": 1, "detect_steps": 100}
+    audit = {"at": 1_764_547_200_000, "crossings": 120, "count_error_pct": 2.5, "ci_low_pct": 0.5,
+             "ci_high_pct": 7.3}
+    off = {**audit, "count_error_pct": 12.0, "ci_low_pct": 6.2, "ci_high_pct": 21.0}
+    health = {"uptime_s": 10, "published": 3, "outbox_depth": 0, "sensors": {},
+              "cameras": {good.id: {**load, "audit": audit}, poor.id: {**load, "audit": off}}}
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        add_node_state(conn, good.node, "online", timedelta(seconds=1), health)
+        audits = live.camera_audits(conn, site.site.id)
+        node = next(n for n in live.sensor_health(conn, site.site.id) if n.node == good.node)
+    assert {k: a.count_error_pct for k, a in audits.items()} == {good.id: 2.5, poor.id: 12.0}
+    assert list(node.cameras_off_target) == [poor.id]
+    chip = page._chip(node)
+    assert "behind" in chip.className and f"{poor.id} audit 12% off" in str(chip.children)
+    assert "count error 2.5% (95% interval 0.5-7.3%) on 120 crossings" in chip.title
+    notes = str(page.quality_notes(site, audits))
+    assert f"2 of {len(door_cams)} entrance cameras audited" in notes
+    assert "not audited yet" in notes if len(door_cams) > 2 else "not audited yet" not in notes

@@ -298,3 +298,4 @@ def test_vip_arrivals_are_first_sightings_of_vip_members_in_the_window(conn):
             copy.write_row((ts, SITE_ID, "ble-f1-1", 1, dev, -70, "ibeacon"))
     arrivals = live.vip_arrivals(conn, site, NOW, window=timedelta(minutes=30))
     assert [(a.member_id, a.arrived) for a in arrivals] == [("M1", NOW - timedelta(minutes=10))]
+

@@ -64,7 +64,7 @@ def test_published_batches_validate_and_carry_the_counts(tmp_path):
         assert parse_topic(item.topic).sensor == SENSOR
         kinds.setdefault(batch.kind.value, []).extend(batch.obs)
         seqs.append(batch.seq)
-        assert set(json.loads(item.payload)) == {"v", "site", "node", "sensor", "seq", "sent", "kind", "obs"}
+        assert set(json.loads(item.payload)) == {"v", "site", "node", "sensor", "seq", "epoch", "sent", "kind", "obs"}
     box.close()
     assert sorted(seqs) == list(range(len(seqs)))
     crossings = kinds["crossing"]

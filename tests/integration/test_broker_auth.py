@@ -1,7 +1,9 @@
-"""The broker with the tool's password file and ACL: no anonymous clients, each edge node confined to its topics."""
+"""The broker of ``mallsense broker-auth``: no anonymous clients, each edge node confined to its topics (hostile
+peers: test_hostile_broker.py)."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.outbox import Outbox
 from edge.publisher import BrokerConfig, BrokerRefused, EdgeLink
-from mallsense.broker_auth import INGEST_USER, hash_password, write_broker_auth
+from mallsense.broker_auth import INGEST_USER, BrokerAuth, edge_client_id, hash_password, write_broker_auth
 from mallsense.services import MosquittoServer
 from mallsense.site import load_site
 
@@ -22,29 +24,47 @@ ROOT = f"mallsense/v1/{SITE.site.id}"
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MosquittoServer, dict[str, str]]]:
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MosquittoServer, BrokerAuth]]:
+    """The broker with the logins of the demo mall and of two ingest workers."""
     folder = tmp_path_factory.mktemp("broker")
-    auth = write_broker_auth(folder / "auth", [SITE])
+    auth = write_broker_auth(folder / "auth", [SITE], ingest_workers=2)
     server = MosquittoServer(folder / "mqtt", auth=auth).start()
-    yield server, auth.passwords
+    yield server, auth
     server.stop()
 
 
 class Client:
-    """A paho client that records CONNACK and messages."""
+    """A paho client that records CONNACK, SUBACK reason codes, disconnections and messages."""
 
-    def __init__(self, port: int, user: str | None = None, password: str | None = None) -> None:
+    def __init__(self, port: int, user: str | None = None, password: str | None = None, *, client_id: str = "",
+                 clean: bool = True, protocol: int = mqtt.MQTTv5) -> None:
         self.messages: list[str] = []
         self.connack: list[int] = []
+        self.suback: list[int] = []
+        self.disconnects: list[str] = []
         self.ready = threading.Event()
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.subscribed = threading.Event()
+        session = {"clean_start": clean} if protocol == mqtt.MQTTv5 else {}
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                             **({} if protocol == mqtt.MQTTv5 else {"clean_session": clean}))
         if user is not None:
             self.c.username_pw_set(user, password)
         self.c.on_connect = lambda c, u, f, rc, p: (self.connack.append(rc.value), self.ready.set())
+        self.c.on_disconnect = lambda c, u, f, rc, p: self.disconnects.append(str(rc))
+        self.c.on_subscribe = lambda c, u, mid, rcs, p: (self.suback.extend(r.value for r in rcs),
+                                                         self.subscribed.set())
         self.c.on_message = lambda c, u, m: self.messages.append(m.topic)
-        self.c.connect("127.0.0.1", port)
+        self.c.connect("127.0.0.1", port, **session)
         self.c.loop_start()
         assert self.ready.wait(10)
+
+    def subscribe(self, topic: str) -> int:
+        """SUBSCRIBE one filter at QoS 1 and return the broker's reason code (1: granted, >= 0x80: refused)."""
+        self.subscribed.clear()
+        self.suback.clear()
+        self.c.subscribe(topic, qos=1)
+        assert self.subscribed.wait(5)
+        return self.suback[0]
 
     def publish(self, topic: str) -> None:
         self.c.publish(topic, b"{}", qos=1).wait_for_publish(5)
@@ -55,10 +75,12 @@ class Client:
 
 
 def test_anonymous_and_wrong_passwords_are_refused(broker):
-    server, passwords = broker
+    server, auth = broker
+    passwords = auth.passwords
     anonymous = Client(server.port)
     assert anonymous.connack[0] != 0  # Not authorized
-    wrong = Client(server.port, "node-b1-w", passwords["node-f1-e"])
+    wrong = Client(server.port, "node-b1-w", passwords["node-f1-e"],
+                   client_id=edge_client_id(SITE.site.id, "node-b1-w"))
     assert wrong.connack[0] != 0
     for c in (anonymous, wrong):
         c.close()
@@ -76,11 +98,13 @@ def test_anonymous_and_wrong_passwords_are_refused(broker):
 
 
 def test_a_node_publishes_only_under_its_own_prefix_and_reads_only_its_own_acks(broker):
-    server, passwords = broker
-    ingest = Client(server.port, INGEST_USER, passwords[INGEST_USER])
+    server, auth = broker
+    ingest = Client(server.port, INGEST_USER, auth.passwords[INGEST_USER], client_id=INGEST_USER)
     ingest.c.subscribe(f"{ROOT}/#", qos=1)
-    node_a = Client(server.port, "node-b1-w", passwords["node-b1-w"])
-    node_a.c.subscribe(f"{ROOT}/+/ack", qos=1)  # tries to read every node's acks
+    node_a = Client(server.port, "node-b1-w", auth.passwords["node-b1-w"],
+                    client_id=edge_client_id(SITE.site.id, "node-b1-w"))
+    assert node_a.subscribe(f"{ROOT}/+/ack") >= 0x80  # every node's acks: refused at SUBSCRIBE
+    assert node_a.subscribe(f"{ROOT}/node-b1-w/ack") == 1  # its own
     time.sleep(0.5)
     node_a.publish(f"{ROOT}/node-b1-w/crossing/cam-e-park-west")  # its own: delivered
     node_a.publish(f"{ROOT}/node-b1-w/state")
@@ -97,10 +121,12 @@ def test_a_node_publishes_only_under_its_own_prefix_and_reads_only_its_own_acks(
         c.close()
 
 
-def test_password_hashes_are_mosquittos_pbkdf2_format():
+def test_password_hashes_are_the_dynamic_security_plugins_pbkdf2_fields():
     salt = bytes(range(12))
-    assert hash_password("secret", salt).startswith("$7$101$AAECAwQFBgcICQoL$")
-    assert hash_password("secret", salt) != hash_password("other", salt)
+    fields = hash_password("secret", salt)
+    assert fields["salt"] == "AAECAwQFBgcICQoL" and fields["iterations"] == 101
+    assert len(base64.b64decode(fields["password"])) == 64  # SHA-512: the plugin refuses other lengths
+    assert fields != hash_password("other", salt)
 
 
 def test_running_it_again_keeps_passwords_unless_asked_to_rotate(tmp_path):

@@ -20,7 +20,7 @@ from edge.outbox import Outbox
 from edge.publisher import BrokerConfig, EdgeLink
 from ingest.consumer import Ingest, IngestConfig
 from ingest.validation import Validator
-from mallsense.broker_auth import INGEST_USER, write_broker_auth
+from mallsense.broker_auth import INGEST_USER, edge_client_id, write_broker_auth
 from mallsense.contract import Kind, OccupancyObs
 from mallsense.services import BrokerTls, MosquittoServer
 from mallsense.settings import broker_from_url
@@ -64,8 +64,8 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory):
 
 
 def connack(port: int, *, tls_ca: Path | None, user: str, password: str) -> str:
-    """What a client gets: 'ok', the broker's refusal, or the transport error."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    """What a client gets: 'ok', the broker's refusal, or the transport error (a node's login, its client id)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=edge_client_id(SITE.site.id, user))
     client.username_pw_set(user, password)
     if tls_ca is not None:
         client.tls_set(ca_certs=str(tls_ca))
@@ -95,8 +95,8 @@ def test_an_edge_node_publishes_over_tls_and_ingest_writes_it(tls_broker, db_dsn
     server, passwords, ca, _ = tls_broker
     node = "node-f1-w"
     ingest = Ingest(IngestConfig(dsn=db_dsn, broker=BrokerConfig(port=server.port, username=INGEST_USER,
-                                                                password=passwords[INGEST_USER], tls_ca=str(ca)),
-                                 client_id="tls-ingest"), Validator({SITE.site.id: SITE})).start()
+                                                                password=passwords[INGEST_USER], tls_ca=str(ca))),
+                    Validator({SITE.site.id: SITE})).start()
     outbox = Outbox(None)
     link = EdgeLink(SITE.site.id, node, BrokerConfig(port=server.port, username=node, password=passwords[node],
                                                       tls_ca=str(ca), min_backoff_s=0.2, max_backoff_s=1),
