@@ -8,7 +8,9 @@ and 5, and its derived models of ``mallsense camera-model`` (input fitted to 640
 and 3, each ONNX row with its speed as a ratio of the YOLOv8s-size model's as shipped, every frame, in the same run.
 With ultralytics installed, the ``.pt`` default and the ONNX default run through this pipeline and through ultralytics'
 own ``solutions.ObjectCounter`` (which also needs shapely and lap) on the same clip and line in the same run
-(counts and speed); without them those rows say so.
+(counts and speed); without them those rows say so. Last, the held-out table (bench/camera_heldout.py): each set-up
+on every held-out clip at the clip's own size, frames/s and real-time factor per clip, and the set-up's held-out
+count error, precision and recall, with ObjectCounter on the same clips (``--heldout-only``, ``--no-heldout``).
 
     .venv/bin/python bench/camera_fps.py [--clip example_03.mp4] [--frames 150] [--line 430,180,640,180]
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.camera_heldout import heldout_table  # noqa: E402
 from edge.camera.config import CameraSensorConfig, MotionConfig, OnnxConfig, UltralyticsConfig  # noqa: E402
 from edge.camera.detect_onnx import OnnxDetector  # noqa: E402
 from edge.camera.lines import CountingLine  # noqa: E402
@@ -98,11 +101,16 @@ def main() -> int:
     parser.add_argument("--inside", default="540,0")
     parser.add_argument("--calibrate", default="example_02.mp4", help="clip whose frames calibrate the int8 model")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads (this machine: 2 cores)")
+    parser.add_argument("--heldout-only", action="store_true", help="only the held-out table")
+    parser.add_argument("--no-heldout", action="store_true", help="skip the held-out table (the longest part)")
     args = parser.parse_args()
     x0, y0, x1, y1 = (float(v) for v in args.line.split(","))
     ix, iy = (float(v) for v in args.inside.split(","))
     line = CountingLine("line", (x0, y0), (x1, y1), inside=(ix, iy))
     print(f"camera pipeline speed, {os.cpu_count()} CPUs, {args.frames} frames per run")
+    if args.heldout_only:
+        heldout_table(data, args.threads)
+        return 0
     packaged = packaged_onnx()
     if not packaged:
         print("onnx rows: skipped: no packaged ONNX model installed (scripts/bootstrap.sh installs them)")
@@ -161,6 +169,8 @@ def main() -> int:
             print(f"{args.clip}: ultralytics .pt: skipped: ultralytics (torch) not installed")
             continue
         print(object_counter(clip, line, args.frames, model, classes))
+    if not args.no_heldout:
+        heldout_table(data, args.threads)
     return 0
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from edge.camera.config import CameraSensorConfig, DetectorConfig, load_camera_config
-from edge.camera.evaluate import WARMUP_FRAMES, Score, combined, load_truth, score
+from edge.camera.evaluate import SPLIT_NAMES, WARMUP_FRAMES, Score, load_truth, score, split_summary
 from edge.camera.lines import CountingLine
 from edge.camera.replay import count_clip
+from edge.camera.source import probe
+from edge.camera.view_setup import truth_setup
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,9 +87,10 @@ def _detector_from_args(args: argparse.Namespace, base: dict) -> DetectorConfig:
 
 
 def _evaluate_one(args: argparse.Namespace, video: Path, line: CountingLine, detector: dict, anchor: str | None,
-                  truth: list | None, name: str, frames: int | None = None) -> Score | None:
+                  truth: list | None, name: str, frames: int | None = None, every: int = 1,
+                  start: int = 0) -> Score | None:
     cfg = CameraSensorConfig(sensor="eval", detector=_detector_from_args(args, detector),
-                             anchor=args.anchor or anchor, detect_every=args.detect_every)
+                             anchor=args.anchor or anchor, detect_every=args.detect_every or every)
     result = count_clip(video, line, cfg, annotate_to=args.annotate if args.annotate and not args.truth_many
                         else None, max_frames=args.max_frames or frames)
     print(f"{name}: {result.frames} frames {result.size[0]}x{result.size[1]} @ {result.fps:.2f} fps, "
@@ -99,7 +102,7 @@ def _evaluate_one(args: argparse.Namespace, video: Path, line: CountingLine, det
     if truth is None:
         return None
     result_score = score(truth, [(c.frame, c.direction) for c in result.crossings], tolerance=args.tolerance,
-                         warmup=args.warmup)
+                         warmup=max(args.warmup, start))  # an audit's stretch begins at its start
     print("  " + result_score.line(name))
     return result_score
 
@@ -108,20 +111,19 @@ def cmd_camera_eval(args: argparse.Namespace) -> int:
     """Count a clip on a line; with ground truth, print precision, recall and count error."""
     data = Path(os.environ.get("MALLSENSE_DATA", REPO.parent / "shared" / "data"))
     args.truth_many = len(args.truth or []) > 1
-    scores = []
     if args.truth:
+        by_split: dict[str, list[Score]] = {}
         for path in args.truth:
             truth = load_truth(path)
-            video = args.video or data / "video" / truth.clip
+            video = Path(args.video or data / "video" / truth.clip)
             line = CountingLine("line", *truth.line, inside=truth.inside, margin_px=args.margin)
-            s = _evaluate_one(args, Path(video), line, truth.detector, truth.anchor, truth.crossings, truth.clip,
-                              truth.frames)
-            scores.append(s)
-        if len(scores) > 1:
-            total = combined(scores)
-            print(total.line("all clips"))
-            print(f"total absolute count error (sum over clips) {total.count_error} of {total.truth} true crossings "
-                  f"({100 * total.count_error / max(total.truth, 1):.1f}%)")
+            setup = truth_setup(truth, probe(str(video))[0])
+            s = _evaluate_one(args, video, line, setup.detector, setup.anchor, truth.crossings,
+                              f"{truth.clip} [{truth.split}]", truth.frames,
+                              every=setup.detect_every if args.realtime else 1, start=truth.start)
+            by_split.setdefault(truth.split, []).append(s)
+        for split, scores in by_split.items():
+            print(split_summary(SPLIT_NAMES[split], scores))
         return 0
     if args.video is None or args.line is None or args.inside is None:
         raise SystemExit("camera-eval: give VIDEO --line x1,y1,x2,y2 --inside x,y, or --truth FILE")
@@ -204,7 +206,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--person-area", type=float, help="motion: pixel area of one person (splits merged blobs)")
     p.add_argument("--process-width", type=int, help="motion: resize to this width first")
     p.add_argument("--anchor", choices=["bottom", "center"], help="box point that is the person's position")
-    p.add_argument("--detect-every", type=int, default=1, help="detect on every n-th frame")
+    p.add_argument("--detect-every", type=int, default=None, help="detect on every n-th frame (default: every "
+                   "frame; with --realtime the view's real-time rate)")
+    p.add_argument("--realtime", action="store_true", help="with truth files: detect at the rate that keeps up on a "
+                   "2-core edge CPU (edge/camera/view_setup.py)")
     p.add_argument("--margin", type=float, default=10.0, help="hysteresis in pixels")
     p.add_argument("--tolerance", type=int, default=15, help="frames between a counted and a true crossing")
     p.add_argument("--warmup", type=int, default=WARMUP_FRAMES, help="crossings in the first frames are not "
@@ -221,4 +226,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--longest", type=int, default=640, help="with --calibrate and no --size: longest side")
     p.add_argument("--calibrate", type=Path, help="a clip of this camera: quantize to int8 with its frames")
     p.set_defaults(func=cmd_camera_model)
+
+    from edge.camera.audit_cli import register as register_audit  # here: audit_cli uses this module's helpers
+
+    register_audit(sub)
+
+    from edge.camera.train_cli import register as register_train
+
+    register_train(sub)
 

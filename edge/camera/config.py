@@ -103,6 +103,9 @@ class CameraSensorConfig(_Cfg):
         "center (overhead). None: center for the motion detector, bottom otherwise")
     lines: list[LineConfig] = Field(default_factory=list, description="pixel lines; a site line not listed here is "
                                     "projected through the homography")
+    mask: list[list[Point]] = Field(default_factory=list, description="polygons (source pixels) of image regions "
+                                    "that are not floor: windows, mirrors, glass panels that mirror walkers, screens; "
+                                    "the detector never sees them (edge/camera/mask.py)")
     margin_px: float = Field(default=10.0, ge=0, description="hysteresis of projected lines")
     detect_every: int = Field(default=1, ge=1, le=30, description="run the detector on every n-th frame "
                               "(crossings are segment tests, so a lower rate still counts fast movers)")
@@ -119,6 +122,15 @@ class CameraSensorConfig(_Cfg):
         ids = [line.id for line in self.lines]
         if len(ids) != len(set(ids)):
             raise ValueError("each line id may appear once")
+        return self
+
+    @model_validator(mode="after")
+    def _mask_polygons(self) -> CameraSensorConfig:
+        for i, polygon in enumerate(self.mask):
+            if len(polygon) < 3:
+                raise ValueError(f"mask polygon {i} needs at least 3 points, got {len(polygon)}")
+            if any(x < 0 or y < 0 for x, y in polygon):
+                raise ValueError(f"mask polygon {i} has a negative pixel coordinate")
         return self
 
     @property

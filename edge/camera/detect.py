@@ -9,6 +9,7 @@ continue existing tracks, so detectors should report weak evidence with a low sc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,8 +52,18 @@ class Detector(Protocol):
     def detect(self, frame: np.ndarray) -> Detections: ...
 
 
-def build_detector(cfg: DetectorConfig) -> Detector:
-    """The detector a camera's config asks for; model files are resolved (and checked) here, at start-up."""
+def build_detector(cfg: DetectorConfig, mask: Sequence[Sequence[tuple[float, float]]] = ()) -> Detector:
+    """The detector a camera's config asks for; model files are resolved (and checked) here, at start-up. With a
+    ``mask`` (polygons of regions that are not floor) it never sees those regions (:mod:`edge.camera.mask`)."""
+    detector = _build(cfg)
+    if mask:
+        from edge.camera.mask import MaskedDetector
+
+        return MaskedDetector(detector, mask)
+    return detector
+
+
+def _build(cfg: DetectorConfig) -> Detector:
     if cfg.type == "motion":
         from edge.camera.detect_motion import MotionDetector
 

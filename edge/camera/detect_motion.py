@@ -52,6 +52,9 @@ HIGH_SCORE = 0.9
 GRID = 4  # exposure is measured on every 4th pixel of every 4th row
 REFERENCE_EVERY = 30  # frames between refreshing the background the exposure is measured against
 GAIN_DEADBAND = 0.01  # corrections smaller than 1 % are not applied
+MEASURABLE = 24.0  # background grey level from which a pixel's brightness ratio is measured (exposure_gain)
+MIN_MEASURED = 0.2  # share of the picture that must be measurable before exposure is corrected
+GAIN_RANGE = (0.6, 1.6)  # automatic exposure moves within this; a larger change is the light itself (not undone)
 SIDE_BY_SIDE_NEAR = 2.0  # groups are split within this many person sides (sqrt of person_area_px) of a line
 SIDE_BY_SIDE_DEPTH = 0.75  # ... when the blob is at least this many person sides deep across the line
 SPLIT_POINTS = 1000  # k-means runs on at most about this many pixels of a blob (a crowd is one large blob)
@@ -126,8 +129,7 @@ class MotionDetector:
             self._reference = _grey_grid(small)
         elif self._frames % REFERENCE_EVERY == 0:
             self._reference = _grey_grid(self.subtractor.getBackgroundImage())
-        ratio = float(np.median(_grey_grid(small) / np.maximum(self._reference, 8.0)))
-        gain = 1.0 / ratio if ratio > 0 else 1.0  # background brightness / frame brightness
+        gain = exposure_gain(_grey_grid(small), self._reference)
         if abs(gain - 1.0) < GAIN_DEADBAND:
             return small
         return cv2.convertScaleAbs(small, alpha=gain)
@@ -149,6 +151,24 @@ class MotionDetector:
         if depth < SIDE_BY_SIDE_DEPTH * side or width < self.cfg.side_by_side * depth:
             return 1
         return round(width / depth)
+
+
+def exposure_gain(frame_grey: np.ndarray, reference_grey: np.ndarray) -> float:
+    """Background brightness over frame brightness: the median ratio over the pixels where both can be measured.
+
+    Only pixels whose background is at least ``MEASURABLE`` grey levels bright and that are neither black nor
+    saturated in the frame take part: in a dark scene a ratio of two small numbers is sensor noise and rounding (an
+    empty dark doorway's floor at grey 3-6 reads ratios anywhere between 0.5 and 2), and clipped pixels do not scale.
+    With less than ``MIN_MEASURED`` of the picture measurable, or a result outside ``GAIN_RANGE`` (a light switched
+    on or off, not exposure), nothing is corrected: 1.0.
+    """
+    valid = (reference_grey >= MEASURABLE) & (frame_grey >= 2) & (frame_grey <= 250)
+    if valid.mean() < MIN_MEASURED:
+        return 1.0
+    ratio = float(np.median(frame_grey[valid] / reference_grey[valid]))
+    gain = 1.0 / ratio if ratio > 0 else 1.0
+    low, high = GAIN_RANGE
+    return gain if low <= gain <= high else 1.0
 
 
 def _mostly_outside(rect: tuple[int, int, int, int], shape: tuple[int, ...], reach: float) -> bool:

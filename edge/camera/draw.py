@@ -9,7 +9,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge.camera.lines import CountingLine
 from edge.camera.pipeline import CameraPipeline, Step
+
+
+def draw_counting_line(out: np.ndarray, line: CountingLine) -> None:
+    """The line (yellow) and its inside point (green dot, kept in the picture), drawn in place."""
+    a, b = tuple(round(v) for v in line.a), tuple(round(v) for v in line.b)
+    cv2.line(out, a, b, (0, 255, 255), 2)
+    ix, iy = (round(v) for v in line.inside)
+    h, w = out.shape[:2]
+    cv2.circle(out, (min(max(ix, 4), w - 5), min(max(iy, 4), h - 5)), 4, (0, 255, 0), -1)
 
 
 def annotate(image: np.ndarray, step: Step | None, pipeline: CameraPipeline, frame_index: int) -> np.ndarray:
@@ -17,11 +27,7 @@ def annotate(image: np.ndarray, step: Step | None, pipeline: CameraPipeline, fra
     totals = pipeline.totals()
     for counter in pipeline.counters:
         line = counter.line
-        a, b = tuple(round(v) for v in line.a), tuple(round(v) for v in line.b)
-        cv2.line(out, a, b, (0, 255, 255), 2)
-        ix, iy = (round(v) for v in line.inside)
-        h, w = out.shape[:2]
-        cv2.circle(out, (min(max(ix, 4), w - 5), min(max(iy, 4), h - 5)), 4, (0, 255, 0), -1)
+        draw_counting_line(out, line)
         text = f"{line.id}: in {totals[line.id]['in']} out {totals[line.id]['out']}"
         cv2.putText(out, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 255), 2)
     cv2.putText(out, f"frame {frame_index}", (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import yaml
@@ -39,12 +40,23 @@ class TruthFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clip: str = Field(description="file name under the shared data's video/ folder")
+    source: str = Field(default="", description="where the clip comes from (repository, as in SOURCES.md)")
+    split: Literal["dev", "heldout"] = Field(
+        default="dev", description="dev: settings may be chosen on it; heldout: never (docs/camera.md, held-out rule)")
+    view: Literal["overhead", "steep", "oblique", "side"] | None = Field(
+        default=None, description="how the camera sees people: overhead (straight down), steep (high, tilted), "
+        "oblique (high-angle), side (about eye level)")
+    person_size_px: tuple[int, int] | None = Field(
+        default=None, description="a typical person's box at the line, width and height in pixels, read off the "
+        "picture by eye (what an installer measures)")
     line: tuple[Point, Point]
     inside: Point
     detector: dict = Field(default_factory=dict, description="detector settings used for this clip (config form)")
     anchor: str | None = None
     frames: int | None = Field(default=None, gt=0, description="only the first this many frames are annotated "
                                "(the evaluation stops there); none: the whole clip")
+    start: int = Field(default=0, ge=0, description="annotation begins at this frame (an installer's audit of a "
+                       "stretch: frames start .. frames-1; the scorer leaves earlier crossings out)")
     annotator_notes: str = ""
     crossings: list[tuple[int, str]]
 
@@ -79,12 +91,14 @@ class Score:
         return self.counted_in + self.counted_out
 
     @property
-    def precision(self) -> float:
-        return self.matched / self.counted if self.counted else 1.0
+    def precision(self) -> float | None:
+        """Share of counted crossings that are true; None when nothing was counted (undefined, not perfect)."""
+        return self.matched / self.counted if self.counted else None
 
     @property
-    def recall(self) -> float:
-        return self.matched / self.truth if self.truth else 1.0
+    def recall(self) -> float | None:
+        """Share of true crossings that were counted; None when there were none."""
+        return self.matched / self.truth if self.truth else None
 
     @property
     def count_error(self) -> int:
@@ -92,10 +106,23 @@ class Score:
             return self.clips_error
         return abs(self.counted_in - self.true_in) + abs(self.counted_out - self.true_out)
 
+    @property
+    def error_share(self) -> float | None:
+        """The count error as a share of the true crossings; None without any."""
+        return self.count_error / self.truth if self.truth else None
+
     def line(self, name: str = "") -> str:
         return (f"{name:<28} true in/out {self.true_in:>3}/{self.true_out:<3} counted {self.counted_in:>3}/"
-                f"{self.counted_out:<3} count error {self.count_error:>2} precision {self.precision:.2f} "
-                f"recall {self.recall:.2f}")
+                f"{self.counted_out:<3} count error {self.count_error:>2} ({_pct(self.error_share)}) "
+                f"precision {_ratio(self.precision)} recall {_ratio(self.recall)}")
+
+
+def _ratio(value: float | None) -> str:
+    return "   –" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def _matches(truth: Sequence[int], counted: Sequence[int], tolerance: int) -> int:
@@ -125,3 +152,14 @@ def combined(scores: Sequence[Score]) -> Score:
     return Score(*(sum(getattr(s, k) for s in scores)
                    for k in ("true_in", "true_out", "counted_in", "counted_out", "matched")),
                  clips_error=sum(s.count_error for s in scores))
+
+
+SPLIT_NAMES = {"dev": "development", "heldout": "held-out"}
+
+
+def split_summary(name: str, scores: Sequence[Score]) -> str:
+    """One set's totals (development or held-out): clips, true crossings, summed count error, precision, recall."""
+    total = combined(scores)
+    return (f"{name}: {len(scores)} clip(s), {total.truth} true crossings: count error {total.count_error} "
+            f"({_pct(total.error_share)}), precision {_ratio(total.precision).strip()}, "
+            f"recall {_ratio(total.recall).strip()}")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.camera.pipeline import CameraPipeline
 from edge.camera.source import LiveSource
-from mallsense.contract import CameraHealth
+from mallsense.contract import CameraAudit, CameraHealth
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class CameraLoad:
         live: the live source, whose reader counts frames read, dropped and reconnects; None for a file.
         window_s: how often the share is checked for the log.
         warn_below: the share of planned detection steps under which a window is logged as a warning.
+        audit: gives the camera's last commissioning audit (``edge.camera.audit_state.LastAudit``), or None.
     """
 
     sensor: str
@@ -37,6 +39,7 @@ class CameraLoad:
     live: LiveSource | None = None
     window_s: float = 60.0
     warn_below: float = 0.9
+    audit: Callable[[], CameraAudit | None] | None = None
     _window: tuple[float, int, int] = field(default=(0.0, 0, 0))  # (monotonic start, frames read, steps) then
 
     def health(self) -> CameraHealth:
@@ -48,6 +51,7 @@ class CameraLoad:
             detect_every=self.pipeline.detect_every,
             detect_steps=self.pipeline.steps,
             reconnects=live.reconnects if live is not None else 0,
+            audit=self.audit() if self.audit is not None else None,
         )
 
     def check(self, now: float | None = None) -> float | None:

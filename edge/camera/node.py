@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.batching import SensorStream, now_ms
+from edge.camera.audit_state import LastAudit, audit_path
 from edge.camera.collector import CameraCollector
 from edge.camera.config import CameraSensorConfig
 from edge.camera.detect import build_detector
@@ -46,7 +47,7 @@ def build_collector(site: Site, sensor_id: str, cfg: CameraSensorConfig, outbox:
                     frame_size: tuple[int, int] | None, background: np.ndarray | None = None) -> CameraCollector:
     sensor = camera_sensor(site, sensor_id)
     placement = place(site, sensor_id, cfg)
-    detector = build_detector(cfg.detector)
+    detector = build_detector(cfg.detector, cfg.mask)
     if background is not None and hasattr(detector, "prime"):
         detector.prime(background)
     pipeline = build_pipeline(cfg, placement.lines, fps, frame_size, detector=detector)
@@ -86,7 +87,8 @@ def run_camera_sensor(site: Site, sensor_id: str, source: str | Path, *, cfg: Ca
             background = background_from(uri) if live is None and cfg.detector.type == "motion" else None
             collector = build_collector(site, sensor_id, cfg, out.outbox, fps=fps, frame_size=size,
                                         background=background)
-            load = CameraLoad(sensor_id, collector.pipeline, live)
+            audit = LastAudit(audit_path(outbox_path.parent, sensor_id)) if outbox_path is not None else None
+            load = CameraLoad(sensor_id, collector.pipeline, live, audit=audit)  # audit: camera-audit report
             if out.link is not None:
                 out.link.cameras[sensor_id] = load.health  # in the node's health on its state topic
                 if on_link is not None:

@@ -123,7 +123,7 @@ def build_pipeline(cfg: CameraSensorConfig, lines: Sequence[CountingLine], fps: 
     fps = fps if fps and fps > 0 else 25.0
     tracker = ByteTracker(cfg.tracker, steps_per_s=fps / cfg.detect_every)
     counters = [LineCounter(line, frame_size=frame_size) for line in lines]
-    detector = detector or build_detector(cfg.detector)
+    detector = detector or build_detector(cfg.detector, cfg.mask)
     if hasattr(detector, "walk_lines"):  # the overhead detector splits groups across the way people walk
         detector.walk_lines(lines)
     return CameraPipeline(detector, tracker, counters,

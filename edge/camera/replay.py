@@ -42,7 +42,7 @@ def count_clip(path: Path | str, line: CountingLine, cfg: CameraSensorConfig, *,
     """Run the camera pipeline over a file. The motion detector is primed with the clip's median frame (the
     state a camera that has been running for a while is in)."""
     fps, size = probe(str(path))
-    detector = build_detector(cfg.detector)
+    detector = build_detector(cfg.detector, cfg.mask)
     if prime and hasattr(detector, "prime"):
         background = background_from(path)
         if background is not None:

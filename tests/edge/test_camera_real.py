@@ -17,20 +17,22 @@ import cv2
 import pytest
 
 from edge.camera.config import CameraSensorConfig, DetectorConfig
-from edge.camera.evaluate import combined, load_truth, score
+from edge.camera.evaluate import combined, load_truth, score, split_summary
 from edge.camera.lines import CountingLine
 from edge.camera.models import packaged_model
 from edge.camera.replay import count_clip
 from tests.conftest import shared_data
 
-TRUTH = sorted((Path(__file__).parent / "camera_truth").glob("*.yaml"))
+ALL_TRUTH = sorted((Path(__file__).parent / "camera_truth").glob("*.yaml"))
+TRUTH = [p for p in ALL_TRUTH if load_truth(p).split == "dev"]  # development clips: settings were chosen on these
+HELDOUT = [p for p in ALL_TRUTH if load_truth(p).split == "heldout"]  # never: docs/camera.md, held-out rule
 VIDEO = shared_data() / "video"
 # total absolute count error (sum of the clips' own errors) measured per set-up, of 62 true crossings scored
 # (docs/camera.md); the 5 % target is 3 of 62. SLACK: int8 outputs differ a little between onnxruntime
 # releases and CPU instruction sets (with its class branch in int8 the hall clip counted 1 error on an AVX-512 machine
 # and 5 on an AVX2 one), so the test allows two more errors than measured; more than that is a regression.
 # Measured with the packaged COCO YOLOv8n for the onnx clips (stop 18; the YOLOv8s-size fall model before it: 6 and 3).
-MEASURED_COUNT_ERROR = {"every frame, packaged model": 5, "int8 640x384, detect_every 2": 2,
+MEASURED_COUNT_ERROR = {"every frame, packaged model": 6, "int8 640x384, detect_every 2": 2,
                         "int8 640x384, onnx cameras detect_every 3": 2}
 # detect_every per set-up for the onnx clips and the motion clips: the third is the real-time set-up of a 2-core CPU
 # without AVX-512 (docs/camera.md, Speed), where the motion detector has time to spare and keeps every 2nd frame
@@ -56,7 +58,7 @@ def test_scores_leave_out_the_warm_up_and_do_not_cancel_across_clips():
 
 
 @needs_video
-@pytest.mark.parametrize("path", TRUTH, ids=[p.stem for p in TRUTH])
+@pytest.mark.parametrize("path", ALL_TRUTH, ids=[p.stem for p in ALL_TRUTH])
 def test_truth_files_fit_their_clips(path):
     truth = load_truth(path)
     cap = cv2.VideoCapture(str(VIDEO / truth.clip))
@@ -120,5 +122,69 @@ def test_real_clips_count_within_the_measured_error(setup, request):
         print(scores[-1].line(truth.clip))
     total = combined(scores)
     print(total.line("all clips"))
+    print(split_summary("development", scores))
     assert total.truth == SCORED_CROSSINGS
     assert total.count_error <= MEASURED_COUNT_ERROR[setup] + SLACK
+
+
+# --- held-out clips: no setting, threshold or model choice was ever made on them (docs/camera.md, held-out rule) ---
+# They are counted in the set-up a new installation gets before its commissioning audit: the rule of
+# edge/camera/view_setup.py from the view and the person size read off the picture, the network fitted to the clip's
+# size and int8-calibrated on the camera's own frames (label-free, as `mallsense camera-model --calibrate`), at the
+# detection rate that keeps up with the clip on a 2-core CPU. None until first measured: the figure is reported, and
+# from then on held against regressions (it is not what the settings are chosen by).
+MEASURED_HELDOUT_ERROR: int | None = 26  # stop 19, first measurement: 26 of 63 (41.3 %), docs/camera.md
+HELDOUT_MIN_CROSSINGS = 60
+
+
+def test_scores_say_undefined_not_perfect_when_nothing_was_counted():
+    nothing = score([(40, "in"), (90, "out")], [])
+    assert nothing.precision is None and nothing.recall == 0.0
+    assert "precision    –" in nothing.line("clip")
+
+
+def test_the_heldout_set_shares_no_source_with_development():
+    dev_sources = {load_truth(p).source or load_truth(p).clip for p in TRUTH}
+    held = [load_truth(p) for p in HELDOUT]
+    if not held:
+        pytest.skip("no held-out clips annotated yet")
+    assert len({t.source for t in held}) >= 2 and all(t.source for t in held)
+    assert not dev_sources & {t.source for t in held}
+    assert sum(len(t.crossings) for t in held) >= HELDOUT_MIN_CROSSINGS
+    assert all(t.view is not None and not t.detector for t in held), "held-out set-ups come from the view rule"
+
+
+@needs_video
+@pytest.mark.timeout(2400)
+def test_heldout_clips_in_the_realtime_edge_setup(tmp_path_factory):
+    from pydantic import TypeAdapter
+
+    from edge.camera.model_prep import fitted_size, prepare
+    from edge.camera.source import probe
+    from edge.camera.view_setup import truth_setup
+
+    if not HELDOUT:
+        pytest.skip("no held-out clips annotated yet")
+    models: dict[tuple[str, tuple[int, int]], Path] = {}
+    scores = []
+    for path in HELDOUT:
+        truth = load_truth(path)
+        fps, size = probe(str(VIDEO / truth.clip))
+        setup = truth_setup(truth, fps)
+        spec = dict(setup.detector)
+        if spec["type"] == "onnx":
+            key = (truth.source, size)
+            if key not in models:  # one camera, one model: calibrated on the first clip of that camera
+                width, height = fitted_size(*size)
+                models[key] = prepare(packaged_model("onnx"), tmp_path_factory.mktemp("heldout") / "int8.onnx",
+                                      width, height, VIDEO / truth.clip)
+            spec["model"] = str(models[key])
+        cfg = CameraSensorConfig(sensor="eval", anchor=setup.anchor, detect_every=setup.detect_every,
+                                 detector=TypeAdapter(DetectorConfig).validate_python(spec))
+        line = CountingLine("line", *truth.line, inside=truth.inside)
+        result = count_clip(VIDEO / truth.clip, line, cfg, max_frames=truth.frames)
+        scores.append(score(truth.crossings, [(c.frame, c.direction) for c in result.crossings]))
+        print(scores[-1].line(f"{truth.clip} every {setup.detect_every}"), f"{result.realtime_factor:.2f}x real time")
+    print(split_summary("held-out", scores))
+    if MEASURED_HELDOUT_ERROR is not None:
+        assert combined(scores).count_error <= MEASURED_HELDOUT_ERROR + SLACK
