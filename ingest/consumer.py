@@ -173,7 +173,8 @@ class Ingest:
         self.stats = IngestStats()
         self._inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._connected = threading.Event()
+        self._connected = threading.Event()  # connected and every subscription confirmed
+        self._awaiting_subacks: set[int] = set()
         self._generation = 0
         self._timescale = False
         self._stopped = False
@@ -203,6 +204,7 @@ class Ingest:
             client.tls_set(ca_certs=b.tls_ca)
         client.reconnect_delay_set(int(b.min_backoff_s), int(b.max_backoff_s))
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -212,11 +214,23 @@ class Ingest:
             log.error("ingest: broker refused connection: %s", reason)
             return
         self._generation += 1
-        for topic_filter in subscription(self.config.site, shared_group=self.config.shared_group):
-            client.subscribe(topic_filter, qos=1)
-        self._connected.set()
+        # connected means subscribed: until the broker confirms every subscription, a message published to a new
+        # session would be lost (on_subscribe sets the event; both callbacks run on paho's one network thread)
+        self._awaiting_subacks = {client.subscribe(topic_filter, qos=1)[1]
+                                  for topic_filter in subscription(self.config.site,
+                                                                   shared_group=self.config.shared_group)}
         log.info("ingest connected to %s:%s (session present: %s)", self.config.broker.host,
                  self.config.broker.port, flags.session_present)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("ingest: the broker refused a subscription (%s): check this login's rights (mallsense "
+                      "broker-auth)", ", ".join(refused))
+            return
+        self._awaiting_subacks.discard(mid)
+        if not self._awaiting_subacks:
+            self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
         self._connected.clear()
@@ -238,6 +252,7 @@ class Ingest:
         return self
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
+        """True once connected and every subscription confirmed by the broker (False on timeout)."""
         return self._connected.wait(timeout)
 
     @property

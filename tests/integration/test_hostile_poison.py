@@ -17,6 +17,7 @@ from edge.publisher import BrokerConfig
 from ingest.consumer import Ingest, IngestConfig
 from ingest.validation import Validator
 from mallsense.contract import CrossingBatch, CrossingObs, OccupancyBatch, OccupancyObs, encode
+from mallsense.services import MosquittoServer
 from tests.integration.test_ingest_path import count, wait_for
 
 pytestmark = pytest.mark.integration
@@ -79,6 +80,15 @@ class Peer:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+@pytest.fixture(scope="module")
+def mqtt_server(tmp_path_factory) -> Iterator[MosquittoServer]:
+    """This module's own broker: the retained messages it leaves (and those other tests leave on the suite's
+    broker) reach no other test."""
+    server = MosquittoServer(tmp_path_factory.mktemp("mqtt-hostile-poison")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

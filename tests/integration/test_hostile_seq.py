@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import json
 import threading
+from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -26,6 +27,7 @@ from edge.outbox import Outbox
 from edge.publisher import BrokerConfig, EdgeLink
 from ingest.consumer import Ingest, IngestConfig
 from mallsense.contract import CrossingBatch, CrossingObs, Kind, data_topic, decode_ack, encode
+from mallsense.services import MosquittoServer
 from mallsense.site import load_site
 from mallsense.telemetry import ingest_metrics
 from models import live
@@ -49,6 +51,15 @@ def payload(seq: int, run: int, epoch: str | None = None) -> bytes:
     obs = [CrossingObs(ts=t + i, line="e-west", dir="in", track=run * 1000 + seq * 3 + i) for i in range(3)]
     return encode(CrossingBatch(site=SITE.site.id, node=NODE, sensor=SENSOR, seq=seq, epoch=epoch, sent=t + 999,
                                 obs=obs))
+
+
+@pytest.fixture(scope="module")
+def mqtt_server(tmp_path_factory) -> Iterator[MosquittoServer]:
+    """This module's own broker: the retained messages it leaves (and those other tests leave on the suite's
+    broker) reach no other test."""
+    server = MosquittoServer(tmp_path_factory.mktemp("mqtt-hostile-seq")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
