@@ -18,13 +18,12 @@ from pathlib import Path
 import cv2
 
 from edge.camera.config import CameraSensorConfig, MotionConfig, OnnxConfig
-from edge.camera.evaluate import Score, TruthFile, combined, load_truth, score
+from edge.camera.evaluate import Score, TruthFile, combined, load_truth, ratio_text, score
 from edge.camera.lines import CountingLine
-from edge.camera.model_prep import fitted_size, prepare
 from edge.camera.models import packaged_model
 from edge.camera.replay import count_clip
 from edge.camera.source import probe
-from edge.camera.view_setup import truth_setup, view_setup
+from edge.camera.view_setup import EdgeModels, realtime_config, truth_setup, view_setup
 
 TRUTH = Path(__file__).resolve().parent.parent / "tests" / "edge" / "camera_truth"
 
@@ -85,21 +84,11 @@ def _object_counter(model: Path) -> Counter:
 
 def setups(threads: int, folder: Path, data: Path) -> dict[str, Counter]:
     """The set-ups of the table: name -> counter."""
-    models: dict[tuple[str, tuple[int, int]], Path] = {}
+    models = EdgeModels(folder)
     onnx = packaged_model("onnx")
 
     def realtime(truth: TruthFile, fps: float, size: tuple[int, int]) -> CameraSensorConfig:
-        setup = truth_setup(truth, fps)
-        spec = dict(setup.detector)
-        if spec["type"] == "onnx":
-            key = (truth.source, size)
-            if key not in models:  # one model per camera, int8-calibrated on its first clip (camera-model)
-                models[key] = prepare(onnx, folder / f"{len(models)}.onnx", *fitted_size(*size),
-                                      data / "video" / truth.clip)
-            return CameraSensorConfig(sensor="b", anchor=setup.anchor, detect_every=setup.detect_every,
-                                      detector=OnnxConfig(model=str(models[key]), threads=threads))
-        return CameraSensorConfig(sensor="b", anchor=setup.anchor, detect_every=setup.detect_every,
-                                  detector=MotionConfig(**{k: v for k, v in spec.items() if k != "type"}))
+        return realtime_config(truth, data / "video" / truth.clip, models, threads=threads)[0]
 
     def shipped(truth: TruthFile, fps: float, size: tuple[int, int]) -> CameraSensorConfig:
         return CameraSensorConfig(sensor="b", anchor=truth_setup(truth, fps).anchor,
@@ -153,7 +142,6 @@ def heldout_table(data: Path, threads: int) -> None:
             total = combined([r.score for r in runs])
             slowest = min(r.realtime for r in runs)
             share = 100 * total.count_error / max(total.truth, 1)
-            p = "–" if total.precision is None else f"{total.precision:.2f}"
-            rc = "–" if total.recall is None else f"{total.recall:.2f}"
+            p, rc = ratio_text(total.precision).strip(), ratio_text(total.recall).strip()
             print(f"{name:<66} {slowest:>10.2f}x rt {total.count_error:>5} of {total.truth} ({share:4.1f}%) "
                   f"{p:>9} {rc:>6}")

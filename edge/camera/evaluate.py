@@ -113,15 +113,15 @@ class Score:
 
     def line(self, name: str = "") -> str:
         return (f"{name:<28} true in/out {self.true_in:>3}/{self.true_out:<3} counted {self.counted_in:>3}/"
-                f"{self.counted_out:<3} count error {self.count_error:>2} ({_pct(self.error_share)}) "
-                f"precision {_ratio(self.precision)} recall {_ratio(self.recall)}")
+                f"{self.counted_out:<3} count error {self.count_error:>2} ({pct_text(self.error_share)}) "
+                f"precision {ratio_text(self.precision)} recall {ratio_text(self.recall)}")
 
 
-def _ratio(value: float | None) -> str:
+def ratio_text(value: float | None) -> str:
     return "   –" if value is None else f"{value:.2f}"
 
 
-def _pct(value: float | None) -> str:
+def pct_text(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
@@ -161,5 +161,5 @@ def split_summary(name: str, scores: Sequence[Score]) -> str:
     """One set's totals (development or held-out): clips, true crossings, summed count error, precision, recall."""
     total = combined(scores)
     return (f"{name}: {len(scores)} clip(s), {total.truth} true crossings: count error {total.count_error} "
-            f"({_pct(total.error_share)}), precision {_ratio(total.precision).strip()}, "
-            f"recall {_ratio(total.recall).strip()}")
+            f"({pct_text(total.error_share)}), precision {ratio_text(total.precision).strip()}, "
+            f"recall {ratio_text(total.recall).strip()}")

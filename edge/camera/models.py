@@ -60,14 +60,20 @@ def _location(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def installed_file(package: str, relative: str) -> Path | None:
+    """``relative`` inside an installed package (located, not imported), or None when either is missing."""
+    folder = _location(package)
+    return folder / relative if folder is not None and (folder / relative).is_file() else None
+
+
 def packaged_model(kind: str, package: str | None = None) -> Path | None:
     """The packaged model file of ``kind`` (onnx | ultralytics): the first of :data:`PACKAGES` installed that ships
     one (or ``package``'s); None when none is installed."""
     for p in PACKAGES:
         if kind in p.files and package in (None, p.package):
-            folder = _location(p.package)
-            if folder is not None and (folder / p.files[kind]).is_file():
-                return folder / p.files[kind]
+            found = installed_file(p.package, p.files[kind])
+            if found is not None:
+                return found
     return None
 
 

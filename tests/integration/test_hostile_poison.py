@@ -13,12 +13,13 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.publisher import BrokerConfig
 from ingest.consumer import Ingest, IngestConfig
 from ingest.validation import Validator
 from mallsense.contract import CrossingBatch, CrossingObs, OccupancyBatch, OccupancyObs, encode
-from mallsense.services import MosquittoServer
+from tests.integration import own_broker
 from tests.integration.test_ingest_path import count, wait_for
+
+mqtt_server, broker = own_broker.mqtt_server, own_broker.broker  # this module's own broker
 
 pytestmark = pytest.mark.integration
 SITE = "poison-mall"
@@ -82,20 +83,6 @@ class Peer:
         self.client.disconnect()
 
 
-@pytest.fixture(scope="module")
-def mqtt_server(tmp_path_factory) -> Iterator[MosquittoServer]:
-    """This module's own broker: the retained messages it leaves (and those other tests leave on the suite's
-    broker) reach no other test."""
-    server = MosquittoServer(tmp_path_factory.mktemp("mqtt-hostile-poison")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def broker(mqtt_server) -> BrokerConfig:
-    return BrokerConfig(port=mqtt_server.port, min_backoff_s=0.2, max_backoff_s=1)
-
-
 @pytest.fixture
 def peer(mqtt_server) -> Iterator[Peer]:
     peer = Peer(mqtt_server.port, "hostile-peer")
@@ -137,15 +124,21 @@ def _interleave(dsn: str, peer: Peer, poison: list, first_seq: int = 0) -> None:
                  what=f"node-good's batch after poison #{i} ({payload[:60]!r})")
 
 
-def test_poison_states_are_dead_lettered_and_ingest_goes_on(db_dsn, broker, peer):
-    ingest = Ingest(IngestConfig(dsn=db_dsn, broker=broker, client_id="poison-ingest"), Validator()).start()
+def _poison_run(db_dsn, broker, peer, cases, topic: str, client_id: str) -> None:
+    """One ingest through the poison cases interleaved with good batches; each ends as a dead letter, in order,
+    with its reason."""
+    ingest = Ingest(IngestConfig(dsn=db_dsn, broker=broker, client_id=client_id), Validator()).start()
     try:
         assert ingest.wait_connected()
-        _interleave(db_dsn, peer, POISON_STATES)
-        wait_for(lambda: len(_dead(db_dsn, BAD_STATE)) >= len(POISON_STATES), timeout=WITHIN_S, what="dead letters")
+        _interleave(db_dsn, peer, cases)
+        wait_for(lambda: len(_dead(db_dsn, topic)) >= len(cases), timeout=WITHIN_S, what="dead letters")
     finally:
         ingest.stop()
-    assert _dead(db_dsn, BAD_STATE) == [(reason, payload) for _, payload, _, reason in POISON_STATES]
+    assert _dead(db_dsn, topic) == [(reason, payload) for _, payload, _, reason in cases]
+
+
+def test_poison_states_are_dead_lettered_and_ingest_goes_on(db_dsn, broker, peer):
+    _poison_run(db_dsn, broker, peer, POISON_STATES, BAD_STATE, "poison-ingest")
     assert count(db_dsn, "SELECT count(*) FROM node_state WHERE site = %s", SITE) == 0
 
     # a fresh ingest (new session) gets the retained poison from the broker first, and still goes on
@@ -163,14 +156,7 @@ def test_poison_states_are_dead_lettered_and_ingest_goes_on(db_dsn, broker, peer
 
 
 def test_overflowing_counts_are_refused_not_stored(db_dsn, broker, peer):
-    ingest = Ingest(IngestConfig(dsn=db_dsn, broker=broker, client_id="overflow-ingest"), Validator()).start()
-    try:
-        assert ingest.wait_connected()
-        _interleave(db_dsn, peer, POISON_COUNTS)
-        wait_for(lambda: len(_dead(db_dsn, BAD_COUNT)) >= len(POISON_COUNTS), timeout=WITHIN_S, what="dead letters")
-    finally:
-        ingest.stop()
-    assert _dead(db_dsn, BAD_COUNT) == [(reason, payload) for _, payload, _, reason in POISON_COUNTS]
+    _poison_run(db_dsn, broker, peer, POISON_COUNTS, BAD_COUNT, "overflow-ingest")
     assert count(db_dsn, "SELECT count(*) FROM wifi_count") == 0
     assert count(db_dsn, "SELECT count(*) FROM ingest_batch WHERE sensor = 'wifi-bad'") == 0
     assert count(db_dsn, "SELECT count(*) FROM ingest_batch WHERE sensor = 'cam-good'") == len(POISON_COUNTS) + 1

@@ -13,7 +13,6 @@ import hashlib
 import importlib
 import json
 import threading
-from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -27,11 +26,13 @@ from edge.outbox import Outbox
 from edge.publisher import BrokerConfig, EdgeLink
 from ingest.consumer import Ingest, IngestConfig
 from mallsense.contract import CrossingBatch, CrossingObs, Kind, data_topic, decode_ack, encode
-from mallsense.services import MosquittoServer
 from mallsense.site import load_site
 from mallsense.telemetry import ingest_metrics
 from models import live
+from tests.integration import own_broker
 from tests.integration.test_ingest_path import wait_for
+
+mqtt_server, broker = own_broker.mqtt_server, own_broker.broker  # this module's own broker
 
 pytestmark = pytest.mark.integration
 T0 = 1_764_547_200_000  # 2025-12-01T00:00Z
@@ -51,20 +52,6 @@ def payload(seq: int, run: int, epoch: str | None = None) -> bytes:
     obs = [CrossingObs(ts=t + i, line="e-west", dir="in", track=run * 1000 + seq * 3 + i) for i in range(3)]
     return encode(CrossingBatch(site=SITE.site.id, node=NODE, sensor=SENSOR, seq=seq, epoch=epoch, sent=t + 999,
                                 obs=obs))
-
-
-@pytest.fixture(scope="module")
-def mqtt_server(tmp_path_factory) -> Iterator[MosquittoServer]:
-    """This module's own broker: the retained messages it leaves (and those other tests leave on the suite's
-    broker) reach no other test."""
-    server = MosquittoServer(tmp_path_factory.mktemp("mqtt-hostile-seq")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def broker(mqtt_server) -> BrokerConfig:
-    return BrokerConfig(port=mqtt_server.port, min_backoff_s=0.2, max_backoff_s=1)
 
 
 @pytest.fixture
