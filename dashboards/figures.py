@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import html
+import textwrap
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,6 +18,9 @@ MUTED = "#64748b"
 GRID = "#e2e8f0"
 FLOW_HEIGHT = 290
 FONT = {"family": "Inter, Segoe UI, system-ui, sans-serif", "size": 14, "color": INK}
+EMPTY_LINE_CHARS = 44  # an empty state's line: fits a half-width card at its font size (plotly does not wrap)
+SHORT_SPAN_DAYS = 10  # daily charts spanning at most this many days get one labelled tick per day
+DAY_MS = 86_400_000
 
 
 def base_layout(height: int) -> dict:
@@ -24,12 +30,29 @@ def base_layout(height: int) -> dict:
 
 
 def empty_figure(message: str, height: int = 340) -> go.Figure:
-    """A chart-sized placeholder that says why there is nothing to draw."""
+    """A chart-sized placeholder that says why there is nothing to draw, wrapped to stay inside its card."""
+    lines = textwrap.wrap(html.escape(message, quote=False), EMPTY_LINE_CHARS, break_on_hyphens=False) or [""]
     fig = go.Figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+    fig.add_annotation(text="<br>".join(lines), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                        font={"size": 17, "color": MUTED})
     fig.update_layout(**base_layout(height), xaxis={"visible": False}, yaxis={"visible": False})
     return fig
+
+
+def day_axis(days: Iterable[date | datetime | pd.Timestamp], **extra: object) -> dict:
+    """An x axis of local days that reads as dates whatever the span: half a day of room either side of the first
+    and last day (bars and markers sit on their day), and one tick per day for short spans (plotly would otherwise
+    label a single day with clock times)."""
+    stamps = pd.to_datetime(pd.Series(list(days)))
+    axis: dict = {"type": "date", **extra}
+    if stamps.empty:
+        return axis
+    first, last = stamps.min().normalize(), stamps.max().normalize()
+    half = pd.Timedelta(hours=12)
+    axis["range"] = [(first - half).isoformat(), (last + half).isoformat()]
+    if (last - first).days < SHORT_SPAN_DAYS:
+        axis.update(dtick=DAY_MS, tick0=first.isoformat(), tickformat="%d %b %Y")
+    return axis
 
 
 def entrance_colors(site: Site) -> dict[str, str]:

@@ -10,6 +10,8 @@ Models and the cockpit read the same names in both modes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -133,20 +135,25 @@ def is_continuous(conn: psycopg.Connection) -> bool:
     ).fetchone()[0])
 
 
-def refresh(conn: psycopg.Connection, since: datetime) -> int:
-    """Recompute every rollup bucket from the one holding ``since`` onwards; returns rows written.
+def refresh(conn: psycopg.Connection, since: datetime, *, names: Iterable[str] | None = None) -> int:
+    """Recompute every rollup bucket (of the rollups ``names``, default all) from the one holding ``since`` onwards;
+    returns rows written.
 
     Plain PostgreSQL: delete and re-insert those buckets, one transaction per rollup. TimescaleDB: call
     ``refresh_continuous_aggregate`` (needs an autocommit connection), so back-fills and tests use one call.
     """
+    wanted = set(relation_names() if names is None else names)
     if is_continuous(conn):
         for name in relation_names():
-            conn.execute("CALL refresh_continuous_aggregate(%s, %s, NULL)", (name, since))
+            if name in wanted:
+                conn.execute("CALL refresh_continuous_aggregate(%s, %s, NULL)", (name, since))
         return 0
     written = 0
     for rollup in ROLLUPS:
         for width, interval in WIDTHS.items():
             name = rollup.name(width)
+            if name not in wanted:
+                continue
             start = "date_bin(%(interval)s::interval, %(since)s::timestamptz, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
             params = {"interval": interval, "since": since}
             with conn.transaction():
@@ -155,3 +162,18 @@ def refresh(conn: psycopg.Connection, since: datetime) -> int:
                 select = _select(rollup, interval, "date_bin", f"WHERE ts >= {start}")
                 written += conn.execute(f"INSERT INTO {name} {select}", params).rowcount
     return written
+
+
+def refresh_concurrently(dsn: str, since: datetime, *, workers: int = 2) -> int:
+    """:func:`refresh` of every rollup on ``workers`` connections at once (after a bulk load: the database server
+    does the work, one core per connection); returns rows written."""
+    # largest first (the position rollups write about one row per position), dealt round the workers
+    order = sorted(relation_names(), key=lambda n: (not n.startswith("floor_density"), n.endswith("_1d")))
+    shares = [order[k::workers] for k in range(workers)]
+
+    def one(share: list[str]) -> int:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            return refresh(conn, since, names=share)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rollups") as pool:
+        return sum(pool.map(one, [s for s in shares if s]))

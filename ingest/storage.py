@@ -5,6 +5,7 @@ The same relation names exist in both modes; only their physical form differs (h
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -33,6 +34,11 @@ def _migrations() -> list[tuple[str, str]]:
     folder = resources.files("ingest") / "migrations"
     files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
+
+
+def schema_version() -> str:
+    """A short digest of every migration's name and text: equal digests, equal schemas."""
+    return hashlib.sha256("\n".join(f"{n}\n{t}" for n, t in _migrations()).encode()).hexdigest()[:12]
 
 
 def timescale_available(conn: psycopg.Connection) -> bool:

@@ -425,9 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", type=Path, default=Path(".mallsense/demo"), help="folder for the private servers' data")
     p.add_argument("--port", type=int, default=8050, help="cockpit port (127.0.0.1)")
     p.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second")
-    p.add_argument("--scale", type=float, default=1.0, help="visitor volume relative to the site file")
+    p.add_argument("--scale", type=float, default=None,
+                   help="visitor volume relative to the site file (default 0.02: about 360 visitors on a weekday)")
+    p.add_argument("--history-days", type=int, default=None,
+                   help="days of history before the live day, built once per home (default 21; 0: the live day only)")
     p.add_argument("--site", type=Path, default=None, help="site file (default: the demo mall)")
-    p.add_argument("--fresh", action="store_true", help="wipe the demo database first")
+    p.add_argument("--fresh", action="store_true", help="build the history again instead of reusing it")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("simulate", help="simulate days of the mall and publish them through the edge path")

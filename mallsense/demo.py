@@ -1,8 +1,10 @@
 """``mallsense demo``: the whole system on one machine, on the embedded simulated mall.
 
-Starts a private PostgreSQL and Mosquitto under ``--home``, applies the schema, runs ingest, the simulator (a
-recent Saturday: the morning published at once, then live at ``--speed``) and the cockpit on 127.0.0.1. Ctrl-C
-stops everything in order. The demo database is recreated on every start (the simulator replays the same days).
+Starts a private PostgreSQL and Mosquitto under ``--home``, gives the database ``--history-days`` of history before
+the live day (built once per home, copied on every start: :mod:`mallsense.demo_history`), applies the schema, runs
+ingest, the simulator (the live day, a recent Saturday: the morning published at once, then live at ``--speed``)
+and the cockpit on 127.0.0.1. Ctrl-C stops everything in order. The live day starts again on every start (the
+simulator replays the same days); the history is reused.
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ from ingest.consumer import Ingest, IngestConfig
 from ingest.storage import migrate
 from ingest.validation import Validator
 from mallsense.broker_auth import INGEST_USER, write_broker_auth
-from mallsense.services import DB_NAME, MosquittoServer, PostgresServer
+from mallsense.demo_history import TEMPLATE, demo_site, ensure_history
+from mallsense.services import MosquittoServer, PostgresServer
 from mallsense.site import Site, load_site
 
 log = logging.getLogger(__name__)
 DEMO_DAYS = 7
 DEMO_USER = "admin"
+HISTORY_DAYS = 21  # three weeks before the live day: trends, repeat visits and a campaign with two weeks before it
+SCALE = 0.02  # share of the site's visitor volume: the first start (history included) in about two minutes
 MATERIALIZE_EVERY_S = 60.0
+FIRST_MATERIALIZE_S = 5.0  # the live morning's visits soon after the start, then every MATERIALIZE_EVERY_S
 
 
 def demo_start_day(site: Site, today: date | None = None) -> date:
@@ -38,17 +44,18 @@ def demo_start_day(site: Site, today: date | None = None) -> date:
     return last - timedelta(days=(last.weekday() - 5) % 7)
 
 
-def _recreate_database(pg: PostgresServer) -> None:
+def _wipe_history(pg: PostgresServer) -> None:
     with psycopg.connect(pg.admin_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
 
 
 def _materialize_loop(dsn: str, site: Site, day: date, stop: threading.Event) -> None:
     """Keep the demo day's visits and store stays materialized for the analysis pages (every minute)."""
     from models import materialize
 
-    while not stop.wait(MATERIALIZE_EVERY_S):
+    wait = FIRST_MATERIALIZE_S
+    while not stop.wait(wait):
+        wait = MATERIALIZE_EVERY_S
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 materialize.refresh(conn, site, day, day)
@@ -60,8 +67,14 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
     from dashboards.app import create_app
     from simulator.run import simulate
 
-    site = load_site(args.site)
+    history_days = HISTORY_DAYS if args.history_days is None else args.history_days
+    scale = SCALE if args.scale is None else args.scale
+    if history_days < 0 or scale <= 0:
+        raise SystemExit("mallsense demo: --history-days must be 0 or more and --scale above 0")
     home = args.home.resolve()
+    base = load_site(args.site)
+    day = demo_start_day(base)
+    site = demo_site(base, day, history_days)
     print(f"mallsense demo: private servers under {home}")
     pg = PostgresServer(home / "postgres").start()
     broker_auth = write_broker_auth(home / "broker-auth", [site])  # logins bound to client ids, ACLs, no anonymous
@@ -72,7 +85,12 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
     ingest = None
     web = None
     try:
-        _recreate_database(pg)
+        if args.fresh:
+            _wipe_history(pg)
+        history = ensure_history(pg, site, day, history_days, scale=scale, workdir=home / "history")
+        if history.first is not None:
+            print(f"history {history.first:%d %b} – {history.last:%d %b %Y} "
+                  f"{'built' if history.built else 'reused'} in {history.seconds:.0f} s")
         info = migrate(pg.dsn)
         print(f"database ready on port {pg.port} ({'TimescaleDB' if info.timescale else 'PostgreSQL'}); "
               f"broker on port {mqtt.port}")
@@ -80,14 +98,14 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
             IngestConfig(dsn=pg.dsn, broker=ingest_broker),  # client id = its login (the broker binds them)
             Validator({site.site.id: site}),
         ).start()
-        day = demo_start_day(site)
         catch_up = datetime.combine(day, time(12, 0), tzinfo=site.site.tz)
         sim = threading.Thread(
             target=simulate,
             name="simulator",
             kwargs=dict(site=site, start_date=day, days=DEMO_DAYS, broker=broker, outdir=home / "sim",
-                        scale=args.scale, speed=args.speed, catch_up_until=catch_up, stop_event=stop,
-                        progress=False, credentials=broker_auth.passwords),
+                        scale=scale, speed=args.speed, catch_up_until=catch_up, stop_event=stop,
+                        progress=False, credentials=broker_auth.passwords,
+                        members_as_of=history.first or day),  # the history's members come back
             daemon=True,
         )
         sim.start()

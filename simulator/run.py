@@ -261,6 +261,7 @@ def simulate(
     on_links: Callable[[list[EdgeLink]], None] | None = None,
     outbox_dir: Path | str | None = None,
     credentials: dict[str, str] | None = None,
+    members_as_of: date | None = None,
 ) -> dict[str, Any]:
     """Simulate ``days`` local days from ``start_date``, publish them through the edge path, write the truth.
 
@@ -284,6 +285,8 @@ def simulate(
         outbox_dir: keep each node's outbox on disk there (``<node>.db``; survives restarts, keeps ``seq``
             numbering across runs); default in memory.
         credentials: node → MQTT password; each node then logs in as itself (the broker's per-node ACL applies).
+        members_as_of: the day the CRM member base is drawn for (default ``start_date``); runs that continue one
+            another (a backfilled history, then a live day) pass the same day so that they share one member base.
 
     Returns:
         The truth summary (also in ``<outdir>/truth/summary.json``).
@@ -316,9 +319,11 @@ def simulate(
             on_links(links)
         keyer = DeviceKeyer(DEMO_SECRET, site=site.site.id, tz=site.site.timezone,
                             rotation_days=site.site.rotation_days)
-        members = member_base(site, start_date, scale=scale, seed=seed)
+        as_of = members_as_of or start_date
+        members = member_base(site, as_of, scale=scale, seed=seed)
         truth = TruthWriter(Path(outdir) / "truth", site, members, keyer,
-                            run={"seed": seed, "scale": scale, "start_date": start_date.isoformat(), "days": days})
+                            run={"seed": seed, "scale": scale, "start_date": start_date.isoformat(), "days": days,
+                                 "members_as_of": as_of.isoformat()})
         windows = _Windows(batch_s, speed, catch_up_until)
         run = _Run(site, seed, edge, truth, keyer, stop, windows, _Progress(progress, site.site.tz))
         summary = run.summary()

@@ -13,7 +13,7 @@ from dashboards import analysis, context
 from dashboards.analysis import Selection, chart, csv_export, no_data, selection
 from dashboards.app import forbidden
 from dashboards.auth import can, require
-from dashboards.figures import GRID, MUTED, PALETTE, base_layout
+from dashboards.figures import GRID, MUTED, PALETTE, base_layout, day_axis
 from dashboards.guard import guarded
 from models import campaigns, members
 
@@ -114,7 +114,8 @@ def daily(filters: dict[str, Any] | None) -> go.Figure:
             half = pd.Timedelta(hours=12)
             fig.add_vrect(x0=pd.Timestamp(first) - half, x1=pd.Timestamp(last) + half,
                           fillcolor=PALETTE[k % len(PALETTE)], opacity=0.08, line_width=0)
-    fig.update_layout(**base_layout(340), yaxis={"title": "store entries per day", "gridcolor": GRID},
+    fig.update_layout(**base_layout(340), xaxis=day_axis(frame["day"]),
+                      yaxis={"title": "store entries per day", "gridcolor": GRID},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
     return fig
 

@@ -13,7 +13,7 @@ from dashboards import analysis, context
 from dashboards.analysis import NO_COUNTS, NO_VISITS, Selection, chart, csv_export, no_data, selection
 from dashboards.app import forbidden
 from dashboards.auth import can, require
-from dashboards.figures import GRID, PALETTE, base_layout, entrance_colors
+from dashboards.figures import GRID, PALETTE, base_layout, day_axis, entrance_colors
 from dashboards.guard import guarded
 from models import adjacency
 
@@ -74,7 +74,8 @@ def daily(filters: dict[str, Any] | None) -> go.Figure:
         rows = frame[frame["entrance"] == e.id]
         if not rows.empty:
             fig.add_trace(go.Bar(x=rows["day"], y=rows["entries"], name=e.name, marker_color=colors[e.id]))
-    fig.update_layout(**base_layout(340), barmode="stack", yaxis={"title": "entries", "gridcolor": GRID},
+    fig.update_layout(**base_layout(340), barmode="stack", xaxis=day_axis(frame["day"]),
+                      yaxis={"title": "entries", "gridcolor": GRID},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
     return fig
 

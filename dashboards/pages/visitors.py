@@ -14,7 +14,7 @@ from dashboards import analysis, context
 from dashboards.analysis import NO_VISITS, Selection, chart, csv_export, no_data, selection, tile, tiles
 from dashboards.app import forbidden
 from dashboards.auth import can, require
-from dashboards.figures import GRID, PALETTE, base_layout
+from dashboards.figures import GRID, PALETTE, base_layout, day_axis
 from dashboards.guard import guarded
 from models import visitors
 
@@ -109,7 +109,8 @@ def returning(filters: dict[str, Any] | None) -> go.Figure:
         return no_data(NO_VISITS)
     fig = go.Figure([go.Bar(x=frame["day"], y=frame["returning"], name="returning", marker_color=PALETTE[0]),
                      go.Bar(x=frame["day"], y=frame["new"], name="new", marker_color=PALETTE[1])])
-    fig.update_layout(**base_layout(340), barmode="stack", yaxis={"title": "identified visits", "gridcolor": GRID},
+    fig.update_layout(**base_layout(340), barmode="stack", xaxis=day_axis(frame["day"]),
+                      yaxis={"title": "identified visits", "gridcolor": GRID},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
     return fig
 

@@ -1,4 +1,4 @@
-"""`mallsense demo` from the command line: the cockpit comes up and its three live panels fill with data."""
+"""`mallsense demo --history-days 0` (the live day alone): the cockpit comes up and its live panels fill with data."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_demo_shows_moving_numbers_in_the_browser(tmp_path, browser, artifacts):
     log = open(tmp_path / "demo.log", "w+")  # noqa: SIM115 - read back at the end
     proc = subprocess.Popen(
         [sys.executable, "-m", "mallsense.cli", "demo", "--home", str(tmp_path / "home"), "--port", str(port),
-         "--speed", "30", "--scale", "0.5"],
+         "--speed", "30", "--scale", "0.5", "--history-days", "0"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     started = time.monotonic()
