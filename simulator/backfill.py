@@ -53,6 +53,7 @@ def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *
     share the machine's cores (about half the time of one after the other on two cores). ``members_as_of``: see
     :func:`simulator.run.simulate`.
     """
+    began = time.monotonic()
     outdir = Path(outdir)
     boxes = outdir / "outbox"
     shutil.rmtree(boxes, ignore_errors=True)
@@ -76,8 +77,8 @@ def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *
         if left:  # cannot happen: the last pass ran after the simulation had finished
             raise RuntimeError(f"backfill: {left} batches left in {boxes} after the load")
         if progress:
-            print(f"loaded {stats.batches:,} batches, {stats.total_rows:,} rows; refreshing visits and stays…",
-                  flush=True)
+            print(f"loaded {stats.batches:,} batches, {stats.total_rows:,} rows in {time.monotonic() - began:.0f} s; "
+                  "refreshing rollups, visits and stays…", flush=True)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups") as background:
             if stats.oldest_ms is not None:  # the rollups on two connections, beside the imports and visits
                 refreshed = background.submit(rollups.refresh_concurrently, dsn, ms_to_dt(stats.oldest_ms))
@@ -87,6 +88,8 @@ def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *
             if stats.oldest_ms is not None:
                 refreshed.result()
         conn.execute("ANALYZE")  # fresh planner statistics after a bulk load (autovacuum would get there later)
+    if progress:
+        print(f"history ready in {time.monotonic() - began:.0f} s", flush=True)
     shutil.rmtree(boxes, ignore_errors=True)
     summary["presence"] = presence
     summary["replay"] = {"batches": stats.batches, "rows": stats.total_rows, "dead_letters": stats.dead_letters}

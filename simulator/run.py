@@ -319,11 +319,11 @@ def simulate(
             on_links(links)
         keyer = DeviceKeyer(DEMO_SECRET, site=site.site.id, tz=site.site.timezone,
                             rotation_days=site.site.rotation_days)
-        as_of = members_as_of or start_date
-        members = member_base(site, as_of, scale=scale, seed=seed)
-        truth = TruthWriter(Path(outdir) / "truth", site, members, keyer,
-                            run={"seed": seed, "scale": scale, "start_date": start_date.isoformat(), "days": days,
-                                 "members_as_of": as_of.isoformat()})
+        members = member_base(site, members_as_of or start_date, scale=scale, seed=seed)
+        run_info = {"seed": seed, "scale": scale, "start_date": start_date.isoformat(), "days": days}
+        if members_as_of is not None:
+            run_info["members_as_of"] = members_as_of.isoformat()
+        truth = TruthWriter(Path(outdir) / "truth", site, members, keyer, run=run_info)
         windows = _Windows(batch_s, speed, catch_up_until)
         run = _Run(site, seed, edge, truth, keyer, stop, windows, _Progress(progress, site.site.tz))
         summary = run.summary()
