@@ -18,6 +18,8 @@ from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from mallsense.services import DB_NAME, DB_USER
+
 LIVE_PANELS = ("live-occupancy", "live-entrances", "live-heatmap")
 PAGES = {  # path → graphs that must hold data
     "/flows": ["flows-daily", "flows-hourly", "flows-floors", "flows-paths"],
@@ -53,6 +55,13 @@ class Demo:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def dsn(self) -> str:
+        """The demo database (its port as printed at start)."""
+        found = re.search(r"database ready on port (\d+)", self.output())
+        if found is None:
+            raise FirstLookFailed("the demo printed no database port")
+        return f"host=127.0.0.1 port={found.group(1)} user={DB_USER} dbname={DB_NAME} connect_timeout=5"
+
     def wait_for_url(self, timeout_s: float = URL_TIMEOUT_S) -> float:
         """Seconds from the start until the cockpit URL was printed."""
         deadline = self.started + timeout_s
@@ -87,11 +96,14 @@ def start_demo(home: Path, port: int, log: Path, *args: str) -> Demo:
     return Demo(proc, log, home, port)
 
 
-def log_in(browser, demo: Demo):
-    """A page logged in with the account the demo printed (and wrote to ``cockpit-login.txt``)."""
-    user, password = (demo.home / "cockpit-login.txt").read_text().split()
-    if f"log in as {user} / {password}" not in demo.output():
-        raise FirstLookFailed("the demo did not print the account it wrote to cockpit-login.txt")
+def log_in(browser, demo: Demo, account: tuple[str, str] | None = None):
+    """A page logged in with ``account`` (default: the one the demo printed and wrote to ``cockpit-login.txt``)."""
+    if account is None:
+        user, password = (demo.home / "cockpit-login.txt").read_text().split()
+        if f"log in as {user} / {password}" not in demo.output():
+            raise FirstLookFailed("the demo did not print the account it wrote to cockpit-login.txt")
+    else:
+        user, password = account
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(demo.url + "/", wait_until="networkidle")
     if "/login" not in page.url:
@@ -145,16 +157,25 @@ def wait_live(page, demo: Demo, timeout_ms: int) -> None:
         time.sleep(1)
 
 
-def check_every_page(page, demo: Demo, shots: Path | None = None, *, timeout_ms: int = 60_000) -> dict[str, str]:
-    """Open the six pages; raise unless each page's charts hold data, the Leasing page's co-visit matrix and
-    suggestions are filled, the 30-day repeat rate is above 0 and every campaign has an interval. Returns each
-    page's text; screenshots go to ``shots`` (``demo-<page>.png``)."""
+def pages_for(role: str) -> list[str]:
+    """The analysis pages ``role`` may open (every role may open Live)."""
+    from dashboards.auth import allowed
+
+    return [path for path in PAGES if allowed(role, path.strip("/"))]
+
+
+def check_every_page(page, demo: Demo, shots: Path | None = None, *, timeout_ms: int = 60_000,
+                     paths: list[str] | None = None) -> dict[str, str]:
+    """Open Live and the analysis pages (``paths``, default all five); raise unless each page's charts hold data, the
+    Leasing page's co-visit matrix and suggestions are filled, the 30-day repeat rate is above 0 and every campaign
+    has an interval. Returns each page's text; screenshots go to ``shots`` (``demo-<page>.png``)."""
     texts = {}
     wait_live(page, demo, timeout_ms)
     texts["/"] = page.inner_text("main")
     if shots is not None:
         page.screenshot(path=str(shots / "demo-live.png"), full_page=True)
-    for path, blocks in PAGES.items():
+    for path in PAGES if paths is None else paths:
+        blocks = PAGES[path]
         page.goto(demo.url + path, wait_until="networkidle")
         _wait_filled(page, path, blocks, timeout_ms)
         body = page.inner_text("main")
