@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.figures import entrance_chart
+from dashboards.figures import EMPTY_LINE_CHARS, day_axis, empty_figure, entrance_chart
 from dashboards.floorplan import density, floor_grid, floor_plan
 from mallsense.site import load_site
 from models import live
@@ -72,3 +72,25 @@ def test_a_floor_image_lies_under_the_plan_north_up(tmp_path):
     empty = go.Figure()
     add_background(empty, SITE, "f1")  # the demo mall has no images
     assert empty.layout.images == ()
+
+
+def test_empty_states_wrap_to_fit_their_card_and_keep_every_word():
+    message = ("No identified visits in this period: visits come from members who use the app (BLE). Is the "
+               "analytics job running (mallsense analytics), and were app users in the mall? <none>")
+    text = empty_figure(message).layout.annotations[0].text
+    lines = text.split("<br>")
+    assert len(lines) > 2 and max(map(len, lines)) <= EMPTY_LINE_CHARS
+    assert " ".join(lines).replace("&lt;", "<").replace("&gt;", ">") == message
+    assert empty_figure("Loading…").layout.annotations[0].text == "Loading…"  # the pages wait for this exact text
+
+
+def test_a_daily_axis_reads_as_dates_for_one_day_and_leaves_long_spans_to_plotly():
+    one = day_axis(pd.Series([pd.Timestamp("2026-11-28")]))
+    assert one["type"] == "date" and one["tickformat"] == "%d %b %Y" and one["dtick"] == 86_400_000
+    assert one["range"] == ["2026-11-27T12:00:00", "2026-11-28T12:00:00"]  # the day's bar or point in the middle
+    fig = go.Figure(go.Scatter(x=[datetime(2026, 11, 28)], y=[3]))
+    fig.update_layout(xaxis=one)
+    assert fig.layout.xaxis.tickformat == "%d %b %Y"
+    month = day_axis([datetime(2026, 11, 1) + timedelta(days=d) for d in range(28)])
+    assert "dtick" not in month and "tickformat" not in month
+    assert day_axis([]) == {"type": "date"}
