@@ -24,7 +24,7 @@ from ingest.consumer import Ingest, IngestConfig
 from ingest.storage import migrate
 from ingest.validation import Validator
 from mallsense.broker_auth import INGEST_USER, write_broker_auth
-from mallsense.demo_history import TEMPLATE, demo_site, ensure_history
+from mallsense.demo_history import TEMPLATE, demo_site, drop_database, ensure_history
 from mallsense.services import MosquittoServer, PostgresServer
 from mallsense.site import Site, load_site
 
@@ -46,7 +46,7 @@ def demo_start_day(site: Site, today: date | None = None) -> date:
 
 def _wipe_history(pg: PostgresServer) -> None:
     with psycopg.connect(pg.admin_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        drop_database(conn, TEMPLATE)
 
 
 def _materialize_loop(dsn: str, site: Site, day: date, stop: threading.Event) -> None:

@@ -122,7 +122,10 @@ def _label_of(conn: psycopg.Connection, name: str) -> str | None:
     return None if row is None else (row[0] or "")
 
 
-def _drop(conn: psycopg.Connection, name: str) -> None:
+def drop_database(conn: psycopg.Connection, name: str) -> None:
+    """Drop ``name`` if it exists, a template too (autocommit ``conn`` to another database)."""
+    if conn.execute("SELECT datistemplate FROM pg_database WHERE datname = %s", (name,)).fetchone() == (True,):
+        conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name)))
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
@@ -131,15 +134,18 @@ def _build(pg: PostgresServer, site: Site, first: date, days: int, scale: float,
     from simulator.backfill import backfill
 
     with psycopg.connect(pg.admin_dsn, autocommit=True) as conn:
-        _drop(conn, BUILDING)  # an interrupted build
+        drop_database(conn, BUILDING)  # an interrupted build
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BUILDING)))
     backfill(site, _db_dsn(pg, BUILDING), first, days, workdir, scale=scale, seed=seed, progress=progress,
              members_as_of=first)
     with psycopg.connect(pg.admin_dsn, autocommit=True) as conn:
-        _drop(conn, TEMPLATE)
+        drop_database(conn, TEMPLATE)
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(BUILDING),
                                                                        sql.Identifier(TEMPLATE)))
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(TEMPLATE), sql.Literal(label)))
+        # a template nobody connects to (TimescaleDB's job scheduler included): every copy can start at once
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
+            sql.Identifier(TEMPLATE)))
 
 
 def _copy_template(conn: psycopg.Connection) -> None:
@@ -164,7 +170,7 @@ def ensure_history(pg: PostgresServer, site: Site, live_day: date, days: int, *,
     """
     began = time.monotonic()
     with psycopg.connect(pg.admin_dsn, autocommit=True) as conn:
-        _drop(conn, DB_NAME)
+        drop_database(conn, DB_NAME)
         if days <= 0:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
             return History(False, None, None, time.monotonic() - began)
