@@ -28,7 +28,7 @@ from mallsense.site import Site
 from models import materialize
 from simulator.run import simulate
 
-BATCH_S = 3600.0  # simulated seconds per batch: fewer, fuller batches than the live default (batches cost per batch)
+BATCH_S = 600.0  # simulated seconds per batch: fewer, fuller batches than the live default
 PROGRESS_EVERY_S = 5.0
 
 
@@ -38,20 +38,21 @@ def _pending(outbox_file: Path) -> int:
 
 
 def _simulate_offline(site: Site, start: date, days: int, outdir: Path, scale: float, seed: int, progress: bool,
-                      members_as_of: date | None) -> dict[str, Any]:
+                      members_as_of: date | None, batch_s: float) -> dict[str, Any]:
     """The simulation half of a backfill (run in a worker process): days into the nodes' outbox files."""
-    return simulate(site, start, days, broker=None, outdir=outdir, scale=scale, seed=seed, batch_s=BATCH_S,
+    return simulate(site, start, days, broker=None, outdir=outdir, scale=scale, seed=seed, batch_s=batch_s,
                     progress=progress, outbox_dir=outdir / "outbox", members_as_of=members_as_of)
 
 
 def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *, scale: float = 1.0, seed: int = 0,
-             progress: bool = True, members_as_of: date | None = None) -> dict[str, Any]:
+             progress: bool = True, members_as_of: date | None = None, batch_s: float = BATCH_S) -> dict[str, Any]:
     """Simulate ``days`` days from ``start``, load them into ``dsn`` (migrated first) with the CRM and POS exports,
     materialize their visits and store stays; returns the simulation summary.
 
     The simulation runs in a worker process and the load drains its outbox files while it runs, so the two halves
     share the machine's cores (about half the time of one after the other on two cores). ``members_as_of``: see
-    :func:`simulator.run.simulate`.
+    :func:`simulator.run.simulate`. ``batch_s``: simulated seconds per batch; the sensing noise is consumed window
+    by window, so another value gives another, equally valid, history (longer batches load a little faster).
     """
     began = time.monotonic()
     outdir = Path(outdir)
@@ -69,7 +70,8 @@ def backfill(site: Site, dsn: str, start: date, days: int, outdir: Path | str, *
 
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool, \
             psycopg.connect(dsn, autocommit=True) as conn:
-        simulation = pool.submit(_simulate_offline, site, start, days, outdir, scale, seed, progress, members_as_of)
+        simulation = pool.submit(_simulate_offline, site, start, days, outdir, scale, seed, progress, members_as_of,
+                                 batch_s)
         stats = replay_outboxes(conn, files, validator, on_chunk=report, producing=lambda: not simulation.done(),
                                 refresh_rollups=False)
         summary = simulation.result()  # re-raises the simulation's error
