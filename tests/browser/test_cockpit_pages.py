@@ -17,20 +17,13 @@ from werkzeug.serving import make_server
 from dashboards import auth, context
 from dashboards.app import create_app
 from mallsense.services import free_port
+from tests.browser.first_look import FAILED, PAGES, traces
 from tests.month import Month
 
 # the first test here may build the suite's month database (about 6 minutes on 2 idle cores)
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(2400)]
 PASSWORD = "cockpit-test-password"
-PAGES = {  # path → graphs that must hold data for the month
-    "/flows": ["flows-daily", "flows-hourly", "flows-floors", "flows-paths"],
-    "/visitors": ["visitors-returning", "visitors-frequency", "visitors-dwell"],
-    "/leasing": ["leasing-plan", "leasing-stores", "leasing-lift", "leasing-network", "leasing-transitions"],
-    "/campaigns": ["campaigns-uplift", "campaigns-daily"],
-    "/members": ["members-lifecycle", "members-spend", "members-tags"],
-}
 SECRET_NAME = "Zhang Wei (test VIP)"
-FAILED = ("could not be updated", "Traceback", "not answering")
 
 
 @dataclass(frozen=True)
@@ -71,16 +64,6 @@ def log_in(browser, cockpit: Cockpit, role: str):
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
     return page, errors
-
-
-def traces(page, block: str) -> int:
-    """Traces of a block's graph that carry data (plotly may ship arrays as typed ``{bdata}`` objects)."""
-    return page.evaluate(f"""() => {{
-        const g = document.querySelector('#{block}-graph .js-plotly-plot');
-        const has = v => !!v && ((v.length || 0) > 0 || (!!v.bdata && v.bdata.length > 0));
-        return g && g.data ? g.data.filter(t => has(t.x) || has(t.y) || has(t.z)
-            || (t.cells && t.cells.values && has(t.cells.values[0])) || (t.link && has(t.link.value))).length : -1;
-    }}""")
 
 
 def settle(page, blocks: list[str]) -> None:
